@@ -1,0 +1,32 @@
+"""The registry of host collectors, keyed by attribute name.
+
+A collector is a function taking a HostSource and returning the value, or
+raising a CollectorError subclass that says why there is none.
+"""
+
+from agent.collectors import language, memory, network, power, storage, timezone
+from agent.errors import NotSupported
+
+COLLECTORS = {
+    "timezone": timezone.timezone,
+    "language": language.language,
+    "ram": memory.ram,
+    "internal_storage": storage.internal_storage,
+    "device_ip": network.device_ip,
+    "connect_type": network.connect_type,
+    "battery_level": power.battery_level,
+}
+
+
+def collector_for(attribute):
+    collector = COLLECTORS.get(attribute)
+    if collector is None:
+        return _no_collector(attribute)
+    return collector
+
+
+def _no_collector(attribute):
+    def collect(source):
+        raise NotSupported(f"this agent version has no collector for {attribute} on Linux")
+
+    return collect

@@ -1,0 +1,1 @@
+"""Sources: where collectors read attribute values from."""
