@@ -1,0 +1,10 @@
+"""One module per device-agent command.
+
+Each module has add_parser(subparsers), which registers the command and
+sets its handler. Modules import only argparse at the top, so building
+the parser for --version or --help stays fast.
+"""
+
+from agent.commands import profile, run, store
+
+COMMANDS = (run, store, profile)
