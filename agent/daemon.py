@@ -169,6 +169,24 @@ class Agent:
                     self.capture_monitor, "interval", seconds=monitor.interval, jitter=monitor.jitter or None, next_run_time=now, args=[monitor], id=job_id
                 )
 
+    def reload(self, config):
+        """Apply a new, already validated config without a restart.
+
+        Monitors are added, removed and rescheduled. One-time monitors
+        already captured are not captured again unless the new config
+        changes the device identity, which registers the device anew.
+        """
+        identity_changed = config.device != self.config.device
+        self.config = config
+        if identity_changed:
+            self.device, registered = register(self.db, config.device, self.source)
+            if registered:
+                log.info("Device identity changed; registered device %s again", self.device.device_id)
+        if self._scheduler is not None:
+            self._scheduler.remove_all_jobs()
+            self._schedule_monitors()
+        log.info("Reloaded %s: %d monitors", config.path, len(config.monitors))
+
     def _send_loop(self):
         while not self._stop.is_set():
             self.sender.drain(deadline=time.monotonic() + self.config.store.flush_interval)
