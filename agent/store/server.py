@@ -15,6 +15,8 @@ from agent.store.ratelimit import RateLimiter
 log = logging.getLogger("agent.store")
 
 DEFAULT_MAX_BODY = 1 << 20
+# How often serve_forever() checks for shutdown(), in seconds; it bounds how long shutdown() waits.
+POLL_INTERVAL = 0.05
 
 
 class StoreHTTPServer(ThreadingHTTPServer):
@@ -132,7 +134,8 @@ class ProfileStoreServer:
             return self
         self.bind()
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="profile-store", daemon=True
+            target=self._httpd.serve_forever, args=(POLL_INTERVAL,), name="profile-store",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -141,7 +144,7 @@ class ProfileStoreServer:
         """Bind if needed and serve in the calling thread until shutdown() is called."""
         self.bind()
         self._serving = True
-        self._httpd.serve_forever()
+        self._httpd.serve_forever(POLL_INTERVAL)
 
     def shutdown(self):
         """Stop serving, close client connections and close the database."""
