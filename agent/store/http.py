@@ -32,6 +32,7 @@ MAX_RECORDS = 100
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 CONTENT_LENGTH_PATTERN = re.compile(r"[0-9]{1,19}")
+MAX_INTEGER_DIGITS = 100
 
 # How deep an attribute's value sits in each body: levels 1 to 5 are the body,
 # records, a record, its attributes and one attribute entry.
@@ -61,6 +62,9 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
     """Handle one connection to the store; the server carries db, key and limits."""
 
     protocol_version = "HTTP/1.1"
+    # http.server writes no status line for HTTP/0.9, its default for a request
+    # line it cannot parse, so a client would see a bare body.
+    default_request_version = "HTTP/1.0"
     server_version = f"device-agent-store/{__version__}"
     # Idle keep-alive connections and slow bodies are dropped after this many seconds.
     timeout = 30
@@ -341,7 +345,12 @@ def parse_json_object(raw):
             f"the body is not valid UTF-8 (invalid byte at offset {error.start}); encode it as UTF-8"
         ) from None
     try:
-        body = json.loads(text, parse_constant=reject_constant, parse_float=parse_finite_float)
+        body = json.loads(
+            text,
+            parse_constant=reject_constant,
+            parse_float=parse_finite_float,
+            parse_int=parse_bounded_int,
+        )
     except RecursionError:
         # The C decoder raises this on nesting near the interpreter's recursion
         # limit, before the structural checks can measure the depth.
@@ -357,6 +366,18 @@ def parse_json_object(raw):
 
 def reject_constant(name):
     raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_bounded_int(text):
+    # int() rejects over 4300 digits with a message about interpreter settings,
+    # which would only confuse a client, so the limit here is lower and plain.
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INTEGER_DIGITS:
+        raise ValueError(
+            f"integer {text[:20]}... has {digits} digits, more than the maximum of "
+            f"{MAX_INTEGER_DIGITS}; send it as a string"
+        )
+    return int(text)
 
 
 def parse_finite_float(text):
