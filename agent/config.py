@@ -66,6 +66,8 @@ class StoreConfig:
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
     ca_bundle: str | None = None
+    max_outbox_events: int = 10_000
+    max_outbox_bytes: int = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,10 @@ def load_config(path, catalog=None):
 
 _TOP_KEYS = ("device", "monitors", "geofences", "store", "state_dir", "logging")
 _DEVICE_KEYS = ("platform", "sdk_version", "app_id", "user_id", "customer_id", "device_id")
-_STORE_KEYS = ("url", "key_file", "key_env", "batch_size", "flush_interval", "connect_timeout", "read_timeout", "ca_bundle")
+_STORE_KEYS = (
+    "url", "key_file", "key_env", "batch_size", "flush_interval", "connect_timeout", "read_timeout", "ca_bundle",
+    "max_outbox_events", "max_outbox_bytes",
+)
 _MONITOR_OPTION_KEYS = {
     Kind.ONE_TIME: ("privacy",),
     Kind.EVENT: ("privacy", "poll_interval"),
@@ -324,6 +329,13 @@ class _Checker:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 100:
             self.report(location + ("batch_size",), f"batch_size {batch_size!r} must be a whole number from 1 to 100, the store's batch limit")
             batch_size = defaults.batch_size
+        caps = {}
+        for name, unit, floor in (("max_outbox_events", "events", 100), ("max_outbox_bytes", "bytes", 64 * 1024)):
+            value = section.get(name, getattr(defaults, name))
+            if isinstance(value, bool) or not isinstance(value, int) or value < floor:
+                self.report(location + (name,), f"{name} {value!r} must be a whole number of {unit}, at least {floor}")
+                value = getattr(defaults, name)
+            caps[name] = value
         return StoreConfig(
             url=url,
             key_file=key_file,
@@ -333,6 +345,7 @@ class _Checker:
             connect_timeout=self.duration(section.get("connect_timeout", defaults.connect_timeout), location + ("connect_timeout",), "connect_timeout", 0.1) or defaults.connect_timeout,
             read_timeout=self.duration(section.get("read_timeout", defaults.read_timeout), location + ("read_timeout",), "read_timeout", 0.1) or defaults.read_timeout,
             ca_bundle=self.optional_string(section, location, "ca_bundle"),
+            **caps,
         )
 
     def check_key_file(self, key_file, location):

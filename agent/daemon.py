@@ -48,7 +48,7 @@ class Agent:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.db = StateDB.in_state_dir(self.state_dir)
         self.tracker = ChangeTracker(self.db)
-        self.outbox = Outbox(self.db)
+        self.outbox = Outbox(self.db, self.config.store.max_outbox_events, self.config.store.max_outbox_bytes)
         url, key = self._connect_store()
         self.sender = Sender(self.outbox, url, self.config.device.app_id, key, self.config.store)
         self.device, registered = register(self.db, self.config.device, self.source, force=force_registration)
@@ -188,10 +188,7 @@ class Agent:
         log.info("Reloaded %s: %d monitors", config.path, len(config.monitors))
 
     def _send_loop(self):
-        while not self._stop.is_set():
-            self.sender.drain(deadline=time.monotonic() + self.config.store.flush_interval)
-            self._sender_wakeup.wait(self.config.store.flush_interval)
-            self._sender_wakeup.clear()
+        self.sender.run(self._stop, self._sender_wakeup, self.config.store.flush_interval)
 
     def stop(self, flush_timeout=10.0):
         """Stop capturing, then flush the outbox for up to flush_timeout seconds."""
