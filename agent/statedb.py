@@ -18,7 +18,7 @@ from pathlib import Path
 log = logging.getLogger("agent.statedb")
 
 STATE_DB_NAME = "agent.db"
-# SQLite's result codes for a damaged file; locked, busy or unreadable files are not corrupt.
+# SQLite result codes for a damaged file. A locked, busy or unreadable file is not corrupt.
 _CORRUPT_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 _SCHEMA = """
