@@ -71,7 +71,7 @@ def store_profile(url, device_id=DEVICE_ID):
 
 
 def store_state(url, device_id=DEVICE_ID):
-    """Return {attribute: payload} as the store holds the device's profile."""
+    """Return {attribute: payload} from the device's profile in the store."""
     attributes = store_profile(url, device_id)["attributes"]
     return {name: {"status": entry["status"], "value": entry["value"], "reason": entry["reason"]} for name, entry in attributes.items()}
 
@@ -99,13 +99,13 @@ def store(tmp_path):
 
 
 class FaultProxy:
-    """An HTTP server in front of the store that answers each request as its script says.
+    """An HTTP server in front of the store that responds to each request as its script returns.
 
     script(request_number, body) returns one of:
       ("forward",)                        pass the request through
-      ("status", code, headers, body)     answer without asking the store
-      ("forward_then", code, body)        let the store apply it, then answer this instead
-      ("forward_slowly", seconds)         let the store apply it, then wait before answering
+      ("status", code, headers, body)     respond without forwarding to the store
+      ("forward_then", code, body)        let the store apply it, then respond with this instead
+      ("forward_slowly", seconds)         let the store apply it, then wait before responding
     Every result the store returned, and when each request arrived, is recorded.
     """
 
@@ -193,7 +193,7 @@ class FaultProxy:
                     self.end_headers()
                     self.wfile.write(payload)
                 except OSError:
-                    pass  # the agent gave up waiting, which is what a slow answer tests
+                    pass  # the agent stopped waiting, which is what a slow response tests
 
         return Handler
 

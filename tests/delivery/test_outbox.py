@@ -17,7 +17,7 @@ def test_outbox_event_committed_with_last_value(tmp_path):
     ChangeTracker(db).record("device-1", "event", [sample("timezone", "Europe/Berlin")])
     db.close()
 
-    # A second connection sees both the value and its event, so both reached the file.
+    # A new connection reads both the value and its event, so both reached the file.
     reopened = registered_state(tmp_path / "agent.db")
     outbox = Outbox(reopened)
     bodies = [event.body for event in outbox.pending(10)]

@@ -112,7 +112,7 @@ def test_sender_honours_retry_after(tmp_path, proxy_factory):
 
 
 def test_sender_backoff_outlives_drain_calls(tmp_path, proxy_factory):
-    """A store answering 503 sees requests spaced by a growing backoff, not every flush interval."""
+    """A store that returns 503 gets requests spaced by a growing backoff, not one every flush interval."""
     db, outbox = queued_state(tmp_path, updates=3)
     proxy = proxy_factory(lambda number, body: ("status", 503, {}, b"down"))
     sender = Sender(outbox, proxy.url, APP_ID, KEY, fast_store_config(), backoff=Backoff(base=0.2, cap=5.0))
