@@ -26,6 +26,10 @@ COALESCED_SETTING = "outbox_coalesced"
 DROPPED_SETTING = "outbox_dropped"
 # Set while the outbox is over its cap, so the warning is logged once per burst.
 OVER_CAP_SETTING = "outbox_over_cap_since"
+# The newest outbox row id when updates were last coalesced.
+COALESCED_THROUGH_SETTING = "outbox_coalesced_through"
+# Coalescing scans the whole outbox, so it runs again only after this share of the event cap was inserted.
+COALESCE_EVERY = 0.01
 
 _TOTALS_AND_LIMITS = f"""
 SELECT events, bytes,
@@ -34,11 +38,11 @@ SELECT events, bytes,
 FROM outbox_totals WHERE id = 1
 """
 
-# Every update that a newer update of the same device and attribute makes obsolete.
+# Every update that a newer update of the same device and attribute makes obsolete. The GROUP BY
+# sorts in a temporary b-tree, which is cheaper than an index that every insert would maintain.
 _COALESCE = """
-DELETE FROM outbox WHERE attribute IS NOT NULL AND EXISTS (
-    SELECT 1 FROM outbox AS newer
-    WHERE newer.device_id = outbox.device_id AND newer.attribute = outbox.attribute AND newer.id > outbox.id
+DELETE FROM outbox WHERE attribute IS NOT NULL AND id NOT IN (
+    SELECT MAX(id) FROM outbox WHERE attribute IS NOT NULL GROUP BY device_id, attribute
 )
 """
 
@@ -152,7 +156,14 @@ class Outbox:
 
 def _shrink(connection, max_events, max_bytes):
     """Bring the outbox back within its caps: coalesce first, then drop the oldest updates."""
-    coalesced = connection.execute(_COALESCE).rowcount
+    # NOTE: between coalescing runs a full outbox drops its oldest update even if a newer one of
+    # the same attribute would have been coalesced at the next run.
+    coalesced = 0
+    newest_id = connection.execute("SELECT MAX(id) FROM outbox").fetchone()[0] or 0
+    coalesced_through = int(_read_setting(connection, COALESCED_THROUGH_SETTING) or 0)
+    if newest_id - coalesced_through >= max(1, int(max_events * COALESCE_EVERY)):
+        coalesced = connection.execute(_COALESCE).rowcount
+        _write_setting(connection, COALESCED_THROUGH_SETTING, newest_id)
     events, size = connection.execute("SELECT events, bytes FROM outbox_totals WHERE id = 1").fetchone()
 
     dropped = 0
@@ -176,7 +187,7 @@ def _drop_oldest(connection, excess_events, excess_bytes):
     doomed = []
     last_id = 0
     while excess_events > 0 or excess_bytes > 0:
-        rows = connection.execute(_OLDEST_UPDATES, (last_id, 256)).fetchall()
+        rows = connection.execute(_OLDEST_UPDATES, (last_id, max(16, excess_events))).fetchall()
         if not rows:
             break  # only registrations are left, and they are kept
         for row_id, size in rows:

@@ -54,7 +54,6 @@ CREATE TABLE IF NOT EXISTS outbox (
     created_at REAL NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS outbox_by_attribute ON outbox (device_id, attribute, id) WHERE attribute IS NOT NULL;
 -- One row with the outbox's size, kept by triggers so the cap check costs no scan.
 CREATE TABLE IF NOT EXISTS outbox_totals (
     id INTEGER PRIMARY KEY CHECK (id = 1),
