@@ -94,7 +94,12 @@ class Sender:
                 # Captures set wakeup while the store is down; only stop may cut the backoff short.
                 stop.wait(backing_off)
                 continue
-            drained = self.drain(deadline=time.monotonic() + flush_interval, stop=stop)
+            try:
+                drained = self.drain(deadline=time.monotonic() + flush_interval, stop=stop)
+            except Exception:  # noqa: BLE001 - a dead sender thread would stop delivery until a restart
+                log.exception("Sending the outbox failed; retrying with backoff")
+                self.retry_at = time.monotonic() + self.backoff.next_delay()
+                continue
             # A backlog that outlasted the flush interval is sent on at once.
             if drained:
                 wakeup.wait(flush_interval)

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import sqlite3
 import subprocess
 import threading
 import time
@@ -263,3 +264,28 @@ def tls_front(store, certificate, private_key):
 
     threading.Thread(target=serve, daemon=True).start()
     return f"https://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def test_sender_survives_outbox_error(tmp_path, store, caplog):
+    db, outbox = queued_state(tmp_path, updates=2)
+    sender = make_sender(outbox, store.url)
+    real_pending = outbox.pending
+    failures = []
+
+    def failing_pending(limit):
+        if not failures:
+            failures.append(limit)
+            raise sqlite3.DatabaseError("database disk image is malformed")
+        return real_pending(limit)
+
+    outbox.pending = failing_pending
+    stop, wakeup = threading.Event(), threading.Event()
+    thread = threading.Thread(target=sender.run, args=(stop, wakeup, 0.05))
+    with caplog.at_level(logging.ERROR, logger="agent.sender"):
+        thread.start()
+        assert wait_for(lambda: outbox.depth() == 0)
+    stop.set()
+    wakeup.set()
+    thread.join(5)
+    assert failures == [100]
+    assert any("Sending the outbox failed" in record.getMessage() for record in caplog.records)
