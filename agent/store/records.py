@@ -36,6 +36,10 @@ PROFILE_OPTIONAL_TEXT = ("customerId", "sdkVersion", "pushId", "language", "time
 PROFILE_KEYS = frozenset(PROFILE_REQUIRED_TEXT + PROFILE_OPTIONAL_TEXT + ("createdOn",))
 
 
+# One shared encoder, because json.dumps() with options builds a new one per call.
+VALUE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 class InvalidRecord(ValueError):
     """A record the store rejects; the message is the reason sent to the agent."""
 
@@ -84,7 +88,7 @@ def validate_record(raw, now, value_level=0):
     """
     if not isinstance(raw, dict):
         raise InvalidRecord(f"record must be a JSON object, got {type_name(raw)}")
-    unknown = sorted(set(raw) - RECORD_KEYS)
+    unknown = sorted(raw.keys() - RECORD_KEYS)
     if unknown:
         raise InvalidRecord(
             f"unknown field {shorten(unknown[0])} in record; allowed fields are "
@@ -171,7 +175,7 @@ def validate_attribute(name, entry, value_level):
     field = f"attributes.{name}"
     if not isinstance(entry, dict):
         raise InvalidRecord(f"{field} must be a JSON object, got {type_name(entry)}")
-    unknown = sorted(set(entry) - ATTRIBUTE_KEYS)
+    unknown = sorted(entry.keys() - ATTRIBUTE_KEYS)
     if unknown:
         raise InvalidRecord(
             f"unknown field {shorten(unknown[0])} in {field}; allowed fields are "
@@ -190,7 +194,7 @@ def validate_attribute(name, entry, value_level):
     if isinstance(value, (dict, list)):
         check_nesting(value, MAX_NESTING - value_level, f"{field}.value")
     try:
-        value_json = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        value_json = VALUE_ENCODER.encode(value)
         size = len(value_json.encode("utf-8"))
     except UnicodeEncodeError:
         raise InvalidRecord(
@@ -230,7 +234,7 @@ def check_nesting(value, max_levels, field):
 def validate_profile(raw):
     if not isinstance(raw, dict):
         raise InvalidRecord(f"profile must be a JSON object, got {type_name(raw)}")
-    unknown = sorted(set(raw) - PROFILE_KEYS)
+    unknown = sorted(raw.keys() - PROFILE_KEYS)
     if unknown:
         raise InvalidRecord(
             f"unknown field {shorten(unknown[0])} in profile; allowed fields are "
