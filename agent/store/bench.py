@@ -69,7 +69,7 @@ def post_all(url, bodies):
             response = connection.getresponse()
             payload = response.read()
             if response.status != 200:
-                raise RuntimeError(f"the store answered {response.status}: {payload[:300]!r}")
+                raise RuntimeError(f"the store responded {response.status}: {payload[:300]!r}")
     finally:
         connection.close()
 

@@ -1,6 +1,6 @@
 """HTTP request handling of the profile store: routing, auth, limits, validation.
 
-Every answer is JSON. A client error gets a 4xx status and a body of the form
+Every response is JSON. A client error gets a 4xx status and a body of the form
 {"error": {"status": 400, "reason": "..."}}; anything else that goes wrong is
 a bug, logged with its traceback and answered 500.
 """
@@ -34,14 +34,14 @@ MAX_PAGE_SIZE = 1000
 CONTENT_LENGTH_PATTERN = re.compile(r"[0-9]{1,19}")
 MAX_INTEGER_DIGITS = 100
 
-# How deep an attribute's value sits in each body: levels 1 to 5 are the body,
-# records, a record, its attributes and one attribute entry.
+# Nesting level of an attribute entry in each body. In an events body, levels
+# 1 to 5 are the body, records, a record, its attributes and the entry.
 EVENTS_VALUE_LEVEL = 5
 PROFILE_VALUE_LEVEL = 3
 
 
 class HttpError(Exception):
-    """A request the store answers with an error status and a reason."""
+    """An error response: its status, reason, extra headers and extra body fields."""
 
     def __init__(self, status, reason, headers=(), extra=None):
         super().__init__(reason)
@@ -59,7 +59,7 @@ class ClientGone(Exception):
 
 
 class StoreRequestHandler(BaseHTTPRequestHandler):
-    """Handle one connection to the store; the server carries db, key and limits."""
+    """Handle the requests of one connection. The server object carries the database, key and limits."""
 
     protocol_version = "HTTP/1.1"
     # http.server writes no status line for HTTP/0.9, its default for a request
@@ -84,9 +84,9 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
             status, payload, headers = self.route()
         except HttpError as error:
             status, payload, headers = error.status, error.payload(), error.headers
-            log.debug("%s %s answered %d: %s", self.command, shorten(self.path), status, error.reason)
+            log.debug("%s %s got %d: %s", self.command, shorten(self.path), status, error.reason)
         except ClientGone as error:
-            log.debug("client %s went away: %s", self.client_address[0], error)
+            log.debug("client %s closed the connection or timed out: %s", self.client_address[0], error)
             self.close_connection = True
             return
         except Exception:
@@ -97,7 +97,7 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
         self.send_json(status, payload, headers)
 
     def send_error(self, code, message=None, explain=None):
-        """Answer errors that http.server detects itself (bad request line, headers) as JSON."""
+        """Send the errors that http.server detects itself (bad request line, headers) as JSON."""
         self.close_connection = True
         phrase = message or HTTPStatus(code).phrase
         reason = f"{phrase}; send a well-formed HTTP/1.1 request"
@@ -388,7 +388,10 @@ def parse_finite_float(text):
 
 
 def split_path(raw_path):
-    """Split a request path into percent-decoded segments, rejecting path tricks."""
+    """Split a request path into percent-decoded segments.
+
+    Rejects '.' and '..' segments, encoded slashes and control characters.
+    """
     if not raw_path.startswith("/"):
         raise bad_request(f"request target {shorten(raw_path)} must be a path starting with '/'")
     segments = []
