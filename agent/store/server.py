@@ -2,6 +2,7 @@
 
 import logging
 import socket
+import socketserver
 import sys
 import threading
 from datetime import datetime, timezone
@@ -35,6 +36,12 @@ class StoreHTTPServer(ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, StoreRequestHandler)
+
+    def server_bind(self):
+        # HTTPServer.server_bind() looks up the host's FQDN, which can stall for
+        # seconds without working DNS, and the store never uses that name.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
 
     @staticmethod
     def clock():
