@@ -229,10 +229,13 @@ class ProfileDatabase:
                         state = touched.setdefault(record.device_id, [0, False])
                         state[0] = max(state[0], record.sequence)
                         state[1] = state[1] or outcome.status == "applied"
-                for device_id, (sequence, changed) in touched.items():
-                    connection.execute(
-                        UPDATE_DEVICE, (sequence, changed, received_on, app_id, device_id)
-                    )
+                connection.executemany(
+                    UPDATE_DEVICE,
+                    [
+                        (sequence, changed, received_on, app_id, device_id)
+                        for device_id, (sequence, changed) in touched.items()
+                    ],
+                )
                 connection.execute("COMMIT")
             except BaseException:
                 if connection.in_transaction:

@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import re
+import sys
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, unquote
@@ -32,7 +33,6 @@ MAX_RECORDS = 100
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 CONTENT_LENGTH_PATTERN = re.compile(r"[0-9]{1,19}")
-MAX_INTEGER_DIGITS = 100
 
 # Nesting level of an attribute entry in each body. In an events body, levels
 # 1 to 5 are the body, records, a record, its attributes and the entry.
@@ -345,45 +345,38 @@ def parse_json_object(raw):
             f"the body is not valid UTF-8 (invalid byte at offset {error.start}); encode it as UTF-8"
         ) from None
     try:
-        body = json.loads(
-            text,
-            parse_constant=reject_constant,
-            parse_float=parse_finite_float,
-            parse_int=parse_bounded_int,
-        )
+        body = json.loads(text, parse_constant=reject_constant, parse_float=parse_finite_float)
     except RecursionError:
         # The C decoder raises this on nesting near the interpreter's recursion
         # limit, before the structural checks can measure the depth.
         raise bad_request(
             f"the body nests JSON deeper than {MAX_NESTING} levels; flatten it"
         ) from None
-    except ValueError as error:
+    except (json.JSONDecodeError, InvalidNumber) as error:
         raise bad_request(f"the body is not valid JSON: {error}") from None
+    except ValueError:
+        # The only other ValueError of the decoder is int() refusing a long digit string.
+        raise bad_request(
+            f"the body contains an integer with more than {sys.get_int_max_str_digits()} "
+            "digits; send it as a string"
+        ) from None
     if not isinstance(body, dict):
         raise bad_request(f"the body must be a JSON object, got {type_name(body)}")
     return body
 
 
+class InvalidNumber(ValueError):
+    """A number that Python's json accepts but JSON does not: NaN, Infinity, or out of range."""
+
+
 def reject_constant(name):
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def parse_bounded_int(text):
-    # int() rejects over 4300 digits with a message about interpreter settings,
-    # which would only confuse a client, so the limit here is lower and plain.
-    digits = len(text.lstrip("-"))
-    if digits > MAX_INTEGER_DIGITS:
-        raise ValueError(
-            f"integer {text[:20]}... has {digits} digits, more than the maximum of "
-            f"{MAX_INTEGER_DIGITS}; send it as a string"
-        )
-    return int(text)
+    raise InvalidNumber(f"{name} is not a JSON number")
 
 
 def parse_finite_float(text):
     value = float(text)
     if not math.isfinite(value):
-        raise ValueError(f"number {text[:40]} is out of range")
+        raise InvalidNumber(f"number {text[:40]} is out of range")
     return value
 
 
