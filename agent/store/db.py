@@ -71,7 +71,7 @@ VALUES (?, ?, ?, ?, ?)
 """
 
 # The WHERE clause of each upsert is the last-writer-wins rule: a row changes
-# only for a higher sequence, so rowcount says whether the record changed it.
+# only for a higher sequence, so rowcount tells whether the record changed it.
 UPSERT_PROFILE = """
 INSERT INTO profiles (
     app_id, device_id, user_id, customer_id, os, platform, sdk_version, push_id,
@@ -131,7 +131,7 @@ KNOWN_DEVICES_MAX = 100_000
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What the store did with one record: applied, duplicate, stale or rejected."""
+    """The store's decision on one record: applied, duplicate, stale or rejected."""
 
     status: str
     reason: str | None = None
@@ -229,10 +229,13 @@ class ProfileDatabase:
                         state = touched.setdefault(record.device_id, [0, False])
                         state[0] = max(state[0], record.sequence)
                         state[1] = state[1] or outcome.status == "applied"
-                for device_id, (sequence, changed) in touched.items():
-                    connection.execute(
-                        UPDATE_DEVICE, (sequence, changed, received_on, app_id, device_id)
-                    )
+                connection.executemany(
+                    UPDATE_DEVICE,
+                    [
+                        (sequence, changed, received_on, app_id, device_id)
+                        for device_id, (sequence, changed) in touched.items()
+                    ],
+                )
                 connection.execute("COMMIT")
             except BaseException:
                 if connection.in_transaction:

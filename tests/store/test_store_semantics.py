@@ -1,5 +1,7 @@
 """What the store does with valid events: apply, deduplicate, order, page, persist."""
 
+import http.client
+import json
 from datetime import datetime, timezone
 
 import httpx
@@ -363,3 +365,32 @@ def test_data_survives_restart(tmp_path, store_key, records, paths):
     assert profile.status_code == 200
     assert profile.json()["attributes"]["ram"]["value"] == 4096
     assert statuses(replay) == ["duplicate"]
+
+
+def test_connection_reused_after_client_error(store, store_key, paths):
+    host, port = store.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    headers = {"key": store_key, "Content-Type": "application/json"}
+    try:
+        connection.request("POST", paths["events"], b'{"records": [', headers)
+        invalid = connection.getresponse()
+        invalid.read()
+        connection.request("GET", "/healthz")
+        health = connection.getresponse()
+        health_body = health.read()
+    finally:
+        connection.close()
+
+    assert invalid.status == 400
+    assert invalid.getheader("Connection") != "close"
+    assert health.status == 200
+    assert json.loads(health_body) == {"status": "ok"}
+
+
+def test_non_ascii_key_matches_utf8_header(tmp_path, paths):
+    with ProfileStoreServer(tmp_path / "store.db", key="schlüssel").start() as store:
+        accepted = httpx.get(store.url + paths["profiles"], headers={"key": "schlüssel".encode()})
+        rejected = httpx.get(store.url + paths["profiles"], headers={"key": "schlussel"})
+
+    assert accepted.status_code == 200
+    assert rejected.status_code == 401
