@@ -271,3 +271,22 @@ def test_agent_sigkill_at_random_points(tmp_path, store, proxy_factory, key_file
     assert_recovered(state, store.url, store.db_path, received[0], proxy)
     assert final_state(state)["timezone"]["value"] == (root / "etc" / "timezone").read_text().strip()
     assert len(received) >= 3
+
+
+def test_agent_key_from_environment_never_logged(tmp_path, store):
+    root, state_dir = tmp_path / "root", tmp_path / "state"
+    HostChanges(root)
+    config_path = tmp_path / "agent.yaml"
+    config = AGENT_CONFIG.format(app_id=APP_ID, url=store.url, key_file="unused", state_dir=state_dir)
+    config = config.replace("  key_file: unused\n", "").replace("level: warning", "level: debug")
+    config_path.write_text(config)
+    environ = agent_environment()
+    environ["DEVICE_AGENT_PROFILE_KEY"] = KEY
+    command = agent_command(config_path, root, "--once")
+
+    finished = subprocess.run(command, env=environ, capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 0, finished.stderr
+    assert KEY not in " ".join(command)
+    assert KEY not in finished.stderr
+    assert KEY not in finished.stdout
+    assert "timezone" in store_state(store.url)
