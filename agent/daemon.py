@@ -188,7 +188,7 @@ class Agent:
         log.info("Reloaded %s: %d monitors", config.path, len(config.monitors))
 
     def _send_loop(self):
-        self.sender.run(self._stop, self._sender_wakeup, self.config.store.flush_interval)
+        self.sender.run(self._stop, self._sender_wakeup, lambda: self.config.store.flush_interval)
 
     def stop(self, flush_timeout=10.0):
         """Stop capturing, then flush the outbox for up to flush_timeout seconds."""

@@ -87,22 +87,28 @@ class Sender:
         self._client.close()
 
     def run(self, stop, wakeup, flush_interval):
-        """Send until stop is set: each flush interval, or sooner when wakeup is set, backing off on failures."""
+        """Send until stop is set: each flush interval, or sooner when wakeup is set, backing off on failures.
+
+        flush_interval is in seconds, or a function returning them, which
+        is called each round so that a reloaded config takes effect.
+        """
+        interval = flush_interval if callable(flush_interval) else lambda: flush_interval
         while not stop.is_set():
+            seconds = interval()
             backing_off = self.retry_at - time.monotonic()
             if backing_off > 0:
                 # Captures set wakeup while the store is down; only stop may cut the backoff short.
                 stop.wait(backing_off)
                 continue
             try:
-                drained = self.drain(deadline=time.monotonic() + flush_interval, stop=stop)
+                drained = self.drain(deadline=time.monotonic() + seconds, stop=stop)
             except Exception:  # noqa: BLE001 - a dead sender thread would stop delivery until a restart
                 log.exception("Sending the outbox failed; retrying with backoff")
                 self.retry_at = time.monotonic() + self.backoff.next_delay()
                 continue
             # A backlog that outlasted the flush interval is sent on at once.
             if drained:
-                wakeup.wait(flush_interval)
+                wakeup.wait(seconds)
                 wakeup.clear()
 
     def drain(self, deadline=None, stop=None):
