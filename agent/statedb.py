@@ -84,18 +84,20 @@ CREATE TABLE IF NOT EXISTS settings (
 class StateDB:
     """A SQLite connection shared by the agent's threads, one writer at a time."""
 
-    def __init__(self, path):
+    def __init__(self, path, synchronous="FULL"):
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self.moved_aside = None
         try:
-            self._connection = _open(self.path)
+            self._connection = _open(self.path, synchronous)
         except sqlite3.DatabaseError as error:
             if not _is_corrupt(error):
                 raise
             self.moved_aside = _move_aside(self.path, error)
-            self._connection = _open(self.path)
+            self._connection = _open(self.path, synchronous)
 
     @classmethod
     def in_state_dir(cls, state_dir):
@@ -129,14 +131,15 @@ class StateDB:
             self._connection.close()
 
 
-def _open(path):
+def _open(path, synchronous):
     """Open the database, check it and create the schema; raise sqlite3.DatabaseError."""
     connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     try:
         connection.execute("PRAGMA busy_timeout=5000")
         connection.execute("PRAGMA journal_mode=WAL")
         # FULL makes each commit durable through power loss, not just a process crash.
-        connection.execute("PRAGMA synchronous=FULL")
+        # NORMAL in WAL mode survives a process crash but may lose the last commits on power loss.
+        connection.execute(f"PRAGMA synchronous={synchronous}")
         problems = [row[0] for row in connection.execute("PRAGMA quick_check")]
         if problems != ["ok"]:
             raise _CorruptDatabase("; ".join(problems[:3]))
