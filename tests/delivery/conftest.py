@@ -40,7 +40,7 @@ def sample(attribute, value, captured_at=None):
     return Sample(attribute, Status.OK, value, None, captured_at or datetime.now(timezone.utc))
 
 
-def registered_state(path, device_id=DEVICE_ID):
+def registered_state(path, device_id=DEVICE_ID, synchronous="FULL"):
     """Open a state database with one registered device and its registration event queued."""
     from agent.config import DeviceConfig
     from agent.registration import register
@@ -52,7 +52,7 @@ def registered_state(path, device_id=DEVICE_ID):
         def os_name(self):
             return "Debian GNU/Linux 12"
 
-    db = StateDB(path)
+    db = StateDB(path, synchronous)
     device_config = DeviceConfig(platform="linux", sdk_version=None, app_id=APP_ID, user_id="user-1", device_id=device_id)
     register(db, device_config, Source())
     return db
