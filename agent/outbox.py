@@ -31,6 +31,9 @@ COALESCED_THROUGH_SETTING = "outbox_coalesced_through"
 # Coalescing scans the whole outbox, so it runs again only after this share of the event cap was inserted.
 COALESCE_EVERY = 0.01
 
+# One encoder for every insert: json.dumps() with separators builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
 _TOTALS_AND_LIMITS = f"""
 SELECT events, bytes,
     (SELECT CAST(value AS INTEGER) FROM settings WHERE name = '{MAX_EVENTS_SETTING}'),
@@ -97,7 +100,7 @@ class Outbox:
         attribute = next(iter(attributes)) if coalescable else None
         connection.execute(
             "INSERT INTO outbox (device_id, event_id, attribute, body, created_at) VALUES (?, ?, ?, ?, ?)",
-            (event["device_id"], event["event_id"], attribute, json.dumps(event, separators=(",", ":")), time.time()),
+            (event["device_id"], event["event_id"], attribute, _ENCODER.encode(event), time.time()),
         )
         events, size, max_events, max_bytes = connection.execute(_TOTALS_AND_LIMITS).fetchone()
         max_events = max_events or DEFAULT_MAX_EVENTS
