@@ -289,3 +289,17 @@ def test_sender_survives_outbox_error(tmp_path, store, caplog):
     thread.join(5)
     assert failures == [100]
     assert any("Sending the outbox failed" in record.getMessage() for record in caplog.records)
+
+
+def test_sender_halves_batch_on_real_413(tmp_path, store):
+    db = registered_state(tmp_path / "agent.db")
+    outbox = Outbox(db)
+    tracker = ChangeTracker(db)
+    # 100 events of about 30 KB each make a body well over the store's 1 MiB limit.
+    for number in range(100):
+        tracker.record("device-1", "event", [sample(f"attribute_{number}", "x" * 30_000)])
+    sender = make_sender(outbox, store.url)
+    assert sender.drain(deadline=time.monotonic() + 20)
+    assert sender.batch_size < 100
+    assert outbox.dead_letter_count() == 0
+    assert store_state(store.url) == final_state(db)
