@@ -6,8 +6,10 @@ Run from the repository root:
     PYTHONPATH=. python scripts/bench_delivery.py --runs 5
 
 Each figure is the median of --runs runs with the min and max, in events per
-second. The profile store runs as a separate process on loopback, as a
-remote store would, so it does not share the agent's interpreter lock.
+second of wall time, and the median events per CPU-second, which other load
+on the machine changes less. The profile store runs as a separate process on
+loopback, as a remote store would, so it does not share the agent's
+interpreter lock.
 """
 
 import argparse
@@ -24,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
+import psutil
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
@@ -63,19 +66,19 @@ def capture_cycle(cycle, width):
 
 
 def measure_writes(events, width, synchronous="FULL"):
-    """Record events through ChangeTracker.record, width samples per transaction; return events/s."""
+    """Record events through ChangeTracker.record, width samples per transaction; return events/s and events per CPU-second."""
     with tempfile.TemporaryDirectory() as directory:
         db, _ = new_state(directory)
         if synchronous != "FULL":
             db.query(f"PRAGMA synchronous={synchronous}")
         tracker = ChangeTracker(db)
         cycles = events // width
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for cycle in range(cycles):
             tracker.record("device-1", "interval", capture_cycle(cycle, width))
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         db.close()
-    return cycles * width / elapsed
+    return cycles * width / elapsed, cycles * width / cpu
 
 
 def start_store(directory, extra=()):
@@ -96,7 +99,7 @@ def start_store(directory, extra=()):
 
 
 def measure_drain(events):
-    """Fill an outbox with events, then time Sender.drain() to an empty outbox; return events/s."""
+    """Fill an outbox, time Sender.drain() to empty; return events/s and events per CPU-second of agent and store."""
     with tempfile.TemporaryDirectory() as directory:
         db, outbox = new_state(directory)
         tracker = ChangeTracker(db)
@@ -106,20 +109,22 @@ def measure_drain(events):
         store, url = start_store(directory)
         try:
             sender = Sender(outbox, url, APP_ID, KEY, StoreConfig(url=url))
-            started = time.perf_counter()
+            store_cpu = psutil.Process(store.pid)
+            started, cpu_started, store_cpu_started = time.perf_counter(), time.process_time(), sum(store_cpu.cpu_times()[:2])
             if not sender.drain(deadline=time.monotonic() + 300):
                 raise SystemExit(f"drain did not finish: {sender.last_error}")
             elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started + sum(store_cpu.cpu_times()[:2]) - store_cpu_started
             sender.close()
         finally:
             store.terminate()
             store.wait()
         db.close()
-    return queued / elapsed
+    return queued / elapsed, queued / cpu
 
 
 def measure_ingest(events):
-    """POST prepared batches of 100 records straight to the store; return events/s."""
+    """POST prepared batches of 100 records straight to the store; return events/s and events per store CPU-second."""
     device_count = max(1, events // 1000)
     registrations = []
     batches = []
@@ -148,19 +153,21 @@ def measure_ingest(events):
             with httpx.Client(headers=headers, timeout=30) as client:
                 for start in range(0, len(registrations), 100):
                     client.post(endpoint, json={"records": registrations[start : start + 100]}).raise_for_status()
-                started = time.perf_counter()
+                store_cpu = psutil.Process(store.pid)
+                started, cpu_started = time.perf_counter(), sum(store_cpu.cpu_times()[:2])
                 for body in batches:
                     client.post(endpoint, content=body).raise_for_status()
-                elapsed = time.perf_counter() - started
+                elapsed, cpu = time.perf_counter() - started, sum(store_cpu.cpu_times()[:2]) - cpu_started
         finally:
             store.terminate()
             store.wait()
-    return events / elapsed
+    return events / elapsed, events / cpu
 
 
-def summary(name, values):
-    values = sorted(values)
-    return f"| {name} | {statistics.median(values):,.0f} | {values[0]:,.0f} | {values[-1]:,.0f} |"
+def summary(name, results):
+    rates = sorted(rate for rate, _ in results)
+    cpu_rate = statistics.median(cpu for _, cpu in results)
+    return f"| {name} | {statistics.median(rates):,.0f} | {rates[0]:,.0f} | {rates[-1]:,.0f} | {cpu_rate:,.0f} |"
 
 
 def main():
@@ -180,8 +187,8 @@ def main():
     ]
     print(f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}, {arguments.runs} runs, "
           f"load average {os.getloadavg()[0]:.1f} at start")
-    print("| figure | median events/s | min | max |")
-    print("| --- | ---: | ---: | ---: |")
+    print("| figure | median events/s | min | max | median events per CPU-second |")
+    print("| --- | ---: | ---: | ---: | ---: |")
     for name, measure in figures:
         print(summary(name, [measure() for _ in range(arguments.runs)]), flush=True)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
