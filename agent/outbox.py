@@ -115,7 +115,8 @@ class Outbox:
 
     def acknowledge(self, events):
         """Delete events the store acknowledged; end the over-cap burst once the outbox is half empty."""
-        with self.db.transaction() as connection:
+        # Losing this commit to power loss only resends the events, which the store answers as duplicates.
+        with self.db.transaction(durable=False) as connection:
             connection.executemany("DELETE FROM outbox WHERE id = ?", [(event.row_id,) for event in events])
             if _read_setting(connection, OVER_CAP_SETTING) is not None:
                 _end_burst_if_drained(connection)
@@ -132,7 +133,7 @@ class Outbox:
                 connection.execute("DELETE FROM outbox WHERE id = ?", (event.row_id,))
 
     def record_attempt(self, events):
-        with self.db.transaction() as connection:
+        with self.db.transaction(durable=False) as connection:
             connection.executemany("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", [(event.row_id,) for event in events])
 
     def depth(self):

@@ -89,6 +89,7 @@ class StateDB:
             raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.synchronous = synchronous
         self._lock = threading.RLock()
         self.moved_aside = None
         try:
@@ -104,15 +105,27 @@ class StateDB:
         return cls(Path(state_dir) / STATE_DB_NAME)
 
     @contextmanager
-    def transaction(self):
+    def transaction(self, durable=True):
+        """Run the block in one write transaction; durable=False skips the fsync at commit.
+
+        A commit that is not durable still survives a crash of the process,
+        and the next durable commit makes it survive power loss as well.
+        """
         with self._lock:
-            self._connection.execute("BEGIN IMMEDIATE")
+            relaxed = not durable and self.synchronous == "FULL"
+            if relaxed:
+                self._connection.execute("PRAGMA synchronous=NORMAL")
             try:
-                yield self._connection
-            except BaseException:
-                self._connection.execute("ROLLBACK")
-                raise
-            self._connection.execute("COMMIT")
+                self._connection.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._connection
+                except BaseException:
+                    self._connection.execute("ROLLBACK")
+                    raise
+                self._connection.execute("COMMIT")
+            finally:
+                if relaxed:
+                    self._connection.execute("PRAGMA synchronous=FULL")
 
     def query(self, sql, parameters=()):
         with self._lock:

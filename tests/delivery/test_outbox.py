@@ -150,3 +150,22 @@ def test_outbox_month_offline_stays_small(tmp_path, store):
     assert outbox.depth() == 0
     assert store_state(store.url) == final_state(db)
     assert len(applied_sequences(store.db_path)) == usage.events
+
+
+def test_outbox_acknowledge_restores_full_sync(tmp_path):
+    db = registered_state(tmp_path / "agent.db")
+    outbox = Outbox(db)
+    ChangeTracker(db).record("device-1", "event", [sample("timezone", "Europe/Berlin")])
+    outbox.acknowledge(outbox.pending(1))
+
+    # 2 is FULL: inserts that follow must still reach the disk before the capture counts as done.
+    assert db.query("PRAGMA synchronous") == [(2,)]
+    assert outbox.depth() == 1
+
+
+def test_statedb_relaxed_commit_survives_reopen(tmp_path):
+    db = registered_state(tmp_path / "agent.db")
+    outbox = Outbox(db)
+    outbox.acknowledge(outbox.pending(10))
+    db.close()
+    assert Outbox(registered_state(tmp_path / "agent.db")).depth() == 0
