@@ -115,7 +115,7 @@ class Outbox:
 
     def acknowledge(self, events):
         """Delete events the store acknowledged; end the over-cap burst once the outbox is half empty."""
-        # Losing this commit to power loss only resends the events, which the store answers as duplicates.
+        # Losing this commit to power loss only resends the events, and the store returns "duplicate" for them.
         with self.db.transaction(durable=False) as connection:
             connection.executemany("DELETE FROM outbox WHERE id = ?", [(event.row_id,) for event in events])
             if _read_setting(connection, OVER_CAP_SETTING) is not None:
