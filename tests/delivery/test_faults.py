@@ -196,10 +196,17 @@ class HostChanges:
         self.write()
 
     def write(self):
-        for name, text in (("etc/timezone", self.rng.choice(ZONES)), ("etc/default/locale", f"LANG={self.rng.choice(LANGUAGES)}")):
+        zone = self.rng.choice(ZONES)
+        for name, text in (("etc/timezone", zone), ("etc/default/locale", f"LANG={self.rng.choice(LANGUAGES)}")):
             staging = self.root / f"{name}.new"
             staging.write_text(text + "\n")
             os.replace(staging, self.root / name)
+
+        # A symlink into the zone database is how most distributions set the zone.
+        staging = self.root / "etc" / "localtime.new"
+        staging.unlink(missing_ok=True)
+        os.symlink(f"/usr/share/zoneinfo/{zone}", staging)
+        os.replace(staging, self.root / "etc" / "localtime")
 
     def loop(self):
         while self.running.is_set():
