@@ -4,7 +4,7 @@ A collector is a function taking a HostSource and returning the value, or
 raising a CollectorError subclass that says why there is none.
 """
 
-from agent.collectors import language, memory, network, power, storage, timezone
+from agent.collectors import language, memory, modem, network, power, storage, timezone
 from agent.errors import NotSupported
 
 COLLECTORS = {
@@ -15,6 +15,14 @@ COLLECTORS = {
     "device_ip": network.device_ip,
     "connect_type": network.connect_type,
     "battery_level": power.battery_level,
+    "telco": modem.telco,
+    "mcc": modem.mcc,
+    "mnc": modem.mnc,
+    "roaming": modem.roaming,
+    "imei": modem.imei,
+    "imsi": modem.imsi,
+    "cell_id": modem.cell_id,
+    "signal_strength": modem.signal_strength,
 }
 
 
