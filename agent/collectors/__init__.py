@@ -4,7 +4,16 @@ A collector is a function taking a HostSource and returning the value, or
 raising a CollectorError subclass that says why there is none.
 """
 
-from agent.collectors import language, memory, modem, network, power, storage, timezone
+from agent.collectors import (
+    language,
+    memory,
+    modem,
+    network,
+    power,
+    session,
+    storage,
+    timezone,
+)
 from agent.errors import NotSupported
 
 COLLECTORS = {
@@ -23,6 +32,9 @@ COLLECTORS = {
     "imsi": modem.imsi,
     "cell_id": modem.cell_id,
     "signal_strength": modem.signal_strength,
+    "idle_screen": session.idle_screen,
+    "time_spent": session.time_spent,
+    "list_account": session.list_account,
 }
 
 
