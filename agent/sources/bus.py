@@ -35,6 +35,12 @@ class SystemBus:
         self._connection = None
 
     def __enter__(self):
+        return self.open()
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def open(self):
         try:
             self._connection = open_dbus_connection(self.address, auth_timeout=self.timeout)
         except (FileNotFoundError, ConnectionRefusedError):
@@ -47,7 +53,7 @@ class SystemBus:
             raise Unavailable(f"cannot connect to the D-Bus system bus at {self.address}: {error}") from None
         return self
 
-    def __exit__(self, *exc_info):
+    def close(self):
         if self._connection is not None:
             self._connection.close()
             self._connection = None
