@@ -5,7 +5,9 @@ raising a CollectorError subclass that says why there is none.
 """
 
 from agent.collectors import (
+    geofence,
     language,
+    location,
     memory,
     modem,
     network,
@@ -32,6 +34,8 @@ COLLECTORS = {
     "imsi": modem.imsi,
     "cell_id": modem.cell_id,
     "signal_strength": modem.signal_strength,
+    "location": location.location,
+    "geofence": geofence.geofence,
     "idle_screen": session.idle_screen,
     "time_spent": session.time_spent,
     "list_account": session.list_account,
