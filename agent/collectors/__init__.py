@@ -6,6 +6,7 @@ raising a CollectorError subclass that says why there is none.
 
 from agent.collectors import (
     geofence,
+    identity,
     language,
     location,
     memory,
@@ -39,6 +40,8 @@ COLLECTORS = {
     "idle_screen": session.idle_screen,
     "time_spent": session.time_spent,
     "list_account": session.list_account,
+    "wifi_mac_address": identity.wifi_mac_address,
+    "serial_number": identity.serial_number,
 }
 
 
