@@ -5,6 +5,7 @@ raising a CollectorError subclass that says why there is none.
 """
 
 from agent.collectors import (
+    display,
     geofence,
     identity,
     language,
@@ -13,9 +14,11 @@ from agent.collectors import (
     modem,
     network,
     power,
+    radios,
     session,
     storage,
     timezone,
+    useragent,
 )
 from agent.errors import NotSupported
 
@@ -40,6 +43,11 @@ COLLECTORS = {
     "idle_screen": session.idle_screen,
     "time_spent": session.time_spent,
     "list_account": session.list_account,
+    "resolution": display.resolution,
+    "bluetooth_support": radios.bluetooth_support,
+    "nfc_support": radios.nfc_support,
+    "phone_mode": radios.phone_mode,
+    "user_agent": useragent.user_agent,
     "wifi_mac_address": identity.wifi_mac_address,
     "serial_number": identity.serial_number,
 }
