@@ -6,6 +6,7 @@ raising a CollectorError subclass that says why there is none.
 
 from agent.collectors import (
     display,
+    foreground,
     geofence,
     identity,
     language,
@@ -43,7 +44,11 @@ COLLECTORS = {
     "idle_screen": session.idle_screen,
     "time_spent": session.time_spent,
     "list_account": session.list_account,
+    "foreground": foreground.foreground,
+    "foreground_app": foreground.foreground_app,
+    "email_id": foreground.email_id,
     "resolution": display.resolution,
+    "external_storage": storage.external_storage,
     "bluetooth_support": radios.bluetooth_support,
     "nfc_support": radios.nfc_support,
     "phone_mode": radios.phone_mode,
