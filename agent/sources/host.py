@@ -151,8 +151,16 @@ class HostSource:
             raise call.error
         kind = type(call.error).__name__
         self._count(attribute, "error")
-        self._log_once(attribute, kind, "Collector for %s failed with %s: %s; later failures of this kind are counted, not logged", attribute, kind, call.error)
+        # An exception's text may quote the value it failed on, which a personal attribute must not log.
+        detail = "details withheld because the attribute is personal" if self._is_personal(attribute) else str(call.error)
+        self._log_once(attribute, kind, "Collector for %s failed with %s: %s; later failures of this kind are counted, not logged", attribute, kind, detail)
         raise CollectorError(f"collector failed: {kind}: {call.error}")
+
+    def _is_personal(self, attribute):
+        from agent.catalog import load_catalog
+
+        spec = load_catalog().attributes.get(attribute)
+        return spec is None or spec.personal
 
     def _finished(self, attribute):
         with self._lock:
