@@ -41,6 +41,7 @@ class HostSettings:
 
 def settings_from_config(config):
     """Build HostSettings from an AgentConfig; fields the config lacks stay unset."""
+    # NOTE: agent.yaml has no device.email or device.app_unit key yet, so both stay None.
     device = config.device
     return HostSettings(
         geofences=tuple(config.geofences),
