@@ -26,6 +26,12 @@ _NOT_THERE = (
 )
 
 
+class NoReply(Unavailable):
+    """A service that sent no reply in time; the host source logs it once and counts it."""
+
+    failure_kind = "timeout"
+
+
 class SystemBus:
     """One connection to the system bus, opened by `with`, closed on exit."""
 
@@ -87,7 +93,7 @@ class SystemBus:
         try:
             reply = self._connection.send_and_get_reply(message, timeout=self.timeout)
         except TimeoutError:
-            raise Unavailable(f"{service} sent no reply to {what} within {self.timeout:g} s") from None
+            raise NoReply(f"{service} sent no reply to {what} within {self.timeout:g} s") from None
         except (ConnectionError, OSError) as error:
             raise Unavailable(f"the D-Bus connection broke while asking {service} for {what}: {error}") from None
         if reply.header.message_type is MessageType.error:

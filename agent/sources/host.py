@@ -149,6 +149,10 @@ class HostSource:
         if call.error is None:
             return call.value
         if isinstance(call.error, CollectorError):
+            failure_kind = getattr(call.error, "failure_kind", None)
+            if failure_kind:
+                self._count(attribute, failure_kind)
+                self._log_once(attribute, failure_kind, "Reading %s failed: %s; later failures of this kind are counted, not logged", attribute, call.error.reason)
             raise call.error
         kind = type(call.error).__name__
         self._count(attribute, "error")

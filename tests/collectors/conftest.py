@@ -1,6 +1,5 @@
 """Fixtures for collector tests: fake host trees and a private system bus."""
 
-import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from dbus_services import FakeService  # noqa: E402
+from hosttree import build_tree  # noqa: E402
 
 from agent.sources.host import HostSettings, HostSource  # noqa: E402
 
@@ -27,38 +27,6 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
   </policy>
 </busconfig>
 """
-
-
-def build_tree(root, tree):
-    """Write a fake host tree from a dict.
-
-    Keys are paths relative to root. A str value is a file's content, a
-    dict is a directory, a Symlink is a symbolic link, and None makes
-    an empty directory.
-    """
-    root = Path(root)
-    for name, content in tree.items():
-        path = root / name.lstrip("/")
-        if isinstance(content, Symlink):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            os.symlink(content.target, path)
-        elif isinstance(content, dict):
-            path.mkdir(parents=True, exist_ok=True)
-            build_tree(path, content)
-        elif content is None:
-            path.mkdir(parents=True, exist_ok=True)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content)
-    return root
-
-
-class Symlink:
-    def __init__(self, target):
-        self.target = target
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Test services on a private dbus-daemon, answering from plain dicts.
+"""Test services on a private dbus-daemon, replying from plain dicts.
 
 A FakeService owns one well-known name and exports objects: properties
 per interface, org.freedesktop.DBus.Properties, ObjectManager and any
@@ -7,10 +7,13 @@ which is how tests make a service hang.
 """
 
 import threading
+import time
 
 from jeepney import DBusAddress, HeaderFields, MessageType, new_error, new_method_return
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import open_dbus_connection
+
+from agent.collectors import session
 
 HANG = object()
 PROPERTIES = "org.freedesktop.DBus.Properties"
@@ -126,3 +129,22 @@ class ServiceError(Exception):
 
 def emitter(path, interface):
     return DBusAddress(path, interface=interface)
+
+
+LOGIND_SESSION_PATH = "/org/freedesktop/login1/session/_32"
+
+
+def fake_logind(service, locked=False, idle=False, started=None, active=LOGIND_SESSION_PATH, desktop="gnome"):
+    """Return an unstarted fake logind whose seat0 shows one session."""
+    fake = service(session.SERVICE)
+    fake.add(session.SEAT0, session.SEAT, ActiveSession=("(so)", ("2", active)))
+    fake.add(
+        LOGIND_SESSION_PATH,
+        session.SESSION,
+        LockedHint=("b", locked),
+        IdleHint=("b", idle),
+        Timestamp=("t", int((started or time.time() - 3600) * 1_000_000)),
+        Desktop=("s", desktop),
+        Active=("b", True),
+    )
+    return fake

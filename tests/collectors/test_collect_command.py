@@ -2,7 +2,7 @@
 
 import json
 
-from conftest import Symlink, build_tree
+from hosttree import Symlink, build_tree
 
 from agent.cli import main
 from agent.collectors import COLLECTORS

@@ -5,7 +5,7 @@ import shutil
 import subprocess
 
 import pytest
-from test_session import logind
+from dbus_services import fake_logind as logind
 
 from agent.capture import capture
 from agent.samples import Status

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import Symlink
+from hosttree import Symlink
 
 from agent.capture import capture
 from agent.collectors import identity

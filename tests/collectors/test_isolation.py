@@ -80,3 +80,16 @@ def test_no_system_bus_answers_quickly(host):
     assert sample.status is Status.UNAVAILABLE
     assert str(source.root) in sample.reason
     assert time.monotonic() - started < 1.0
+
+
+def test_unanswered_bus_call_times_out(bus_host, service, monkeypatch):
+    fake = service(mm.SERVICE)
+    monkeypatch.setattr(fake, "_answer", lambda message: None)
+    fake.start()
+    source = bus_host(timeout=5.0, bus_timeout=0.3)
+
+    sample = capture(source, "imei")
+
+    assert sample.status is Status.UNAVAILABLE
+    assert "sent no reply" in sample.reason
+    assert source.failures["imei"]["timeout"] == 1

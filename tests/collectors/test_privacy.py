@@ -1,4 +1,4 @@
-"""Personal attributes leave the device as the monitor's privacy option says, and are never logged."""
+"""Personal attributes leave the device as the monitor's privacy option sets, and are never logged."""
 
 import hashlib
 import hmac

@@ -5,11 +5,11 @@ import time
 
 import pytest
 
+from dbus_services import fake_logind as logind
+
 from agent.capture import capture
 from agent.collectors import session
 from agent.samples import Status
-
-SESSION_PATH = "/org/freedesktop/login1/session/_32"
 
 PASSWD = """root:x:0:0:root:/root:/bin/bash
 daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
@@ -22,19 +22,6 @@ ci:x:70000:70000::/home/ci:/bin/bash
 """
 
 
-def logind(service, locked=False, idle=False, started=None, active=SESSION_PATH, desktop="gnome"):
-    fake = service(session.SERVICE)
-    fake.add(session.SEAT0, session.SEAT, ActiveSession=("(so)", ("2", active)))
-    fake.add(
-        SESSION_PATH,
-        session.SESSION,
-        LockedHint=("b", locked),
-        IdleHint=("b", idle),
-        Timestamp=("t", int((started or time.time() - 3600) * 1_000_000)),
-        Desktop=("s", desktop),
-        Active=("b", True),
-    )
-    return fake
 
 
 @pytest.mark.parametrize(("locked", "idle", "expected"), [(False, False, False), (True, False, True), (False, True, True)])

@@ -5,7 +5,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import Symlink
+from hosttree import Symlink
 
 from agent.capture import capture
 from agent.collectors import storage

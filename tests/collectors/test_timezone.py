@@ -4,7 +4,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import Symlink
+from hosttree import Symlink
 
 from agent.capture import capture
 from agent.samples import Status
@@ -160,7 +160,7 @@ def test_against_timedatectl():
         pytest.skip("timedatectl is not installed (Debian package systemd)")
     result = subprocess.run(["timedatectl", "show", "--property=Timezone", "--value"], capture_output=True, text=True)
     if result.returncode != 0:
-        pytest.skip(f"timedatectl cannot reach timedated: {result.stderr.strip()}")
+        pytest.skip(f"timedatectl cannot reach timedated: {(result.stderr.strip().splitlines() or ['no output'])[0]}")
 
     assert capture(HostSource(environ={}), "timezone").value == result.stdout.strip().replace("UTC", "Etc/UTC").replace("Etc/Etc/", "Etc/")
 
