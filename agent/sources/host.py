@@ -130,36 +130,44 @@ class HostSource:
         is abandoned and not started again until it returns, so hung calls
         cannot pile up threads.
         """
+        call = self._start(attribute)
+        if not call.done.wait(self.timeout):
+            self._count(attribute, "timeout")
+            self._log_once(attribute, "timeout", "Reading %s timed out after %g s; later timeouts are counted, not logged", attribute, self.timeout)
+            raise CollectorError(f"timed out after {self.timeout:g} s")
+        if call.error is not None:
+            raise self._failure(attribute, call.error)
+        return call.value
+
+    def _start(self, attribute):
+        """Start the attribute's collector in a thread, unless its previous call is still running."""
         from agent.collectors import collector_for
 
-        collector = collector_for(attribute)
         with self._lock:
             busy = attribute in self._running
             if not busy:
-                call = _Call(collector, self)
+                call = _Call(collector_for(attribute), self)
                 self._running[attribute] = call
         if busy:
             self._count(attribute, "busy")
             raise Unavailable(f"the previous read of {attribute} has not returned after more than {self.timeout:g} s; it is not started again until it does")
         call.start(f"collect-{attribute}", lambda: self._finished(attribute))
-        if not call.done.wait(self.timeout):
-            self._count(attribute, "timeout")
-            self._log_once(attribute, "timeout", "Reading %s timed out after %g s; later timeouts are counted, not logged", attribute, self.timeout)
-            raise CollectorError(f"timed out after {self.timeout:g} s")
-        if call.error is None:
-            return call.value
-        if isinstance(call.error, CollectorError):
-            failure_kind = getattr(call.error, "failure_kind", None)
+        return call
+
+    def _failure(self, attribute, error):
+        """Return the CollectorError to raise for a collector's exception, logging and counting it."""
+        if isinstance(error, CollectorError):
+            failure_kind = getattr(error, "failure_kind", None)
             if failure_kind:
                 self._count(attribute, failure_kind)
-                self._log_once(attribute, failure_kind, "Reading %s failed: %s; later failures of this kind are counted, not logged", attribute, call.error.reason)
-            raise call.error
-        kind = type(call.error).__name__
+                self._log_once(attribute, failure_kind, "Reading %s failed: %s; later failures of this kind are counted, not logged", attribute, error.reason)
+            return error
+        kind = type(error).__name__
         self._count(attribute, "error")
         # An exception's text may quote the value it failed on, which a personal attribute must not log.
-        detail = "details withheld because the attribute is personal" if self._is_personal(attribute) else str(call.error)
+        detail = "details withheld because the attribute is personal" if self._is_personal(attribute) else str(error)
         self._log_once(attribute, kind, "Collector for %s failed with %s: %s; later failures of this kind are counted, not logged", attribute, kind, detail)
-        raise CollectorError(f"collector failed: {kind}: {call.error}")
+        return CollectorError(f"collector failed: {kind}: {error}")
 
     def _is_personal(self, attribute):
         from agent.catalog import load_catalog
