@@ -1,9 +1,10 @@
 """bluetooth_support, nfc_support and phone_mode: the device's radios.
 
-Support means the kernel or BlueZ lists an adapter: an hciN device in
-/sys/class/bluetooth, a BlueZ adapter, or a bluetooth rfkill switch (an
-adapter that is hard-blocked may have no hci device); an nfcN device in
-/sys/class/nfc. No adapter is the value False, not an error.
+Bluetooth is supported when an hciN device is in /sys/class/bluetooth,
+a bluetooth rfkill switch exists, or BlueZ lists an adapter. The rfkill
+switch counts because a hard-blocked adapter may have no hci device. NFC
+is supported when an nfcN device is in /sys/class/nfc. No adapter is
+the value False, not an error.
 
 Linux has no phone mode. The agent's definition follows Android's
 airplane mode: "airplane" when every radio rfkill knows is blocked, by

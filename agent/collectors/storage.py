@@ -19,7 +19,7 @@ def internal_storage(source):
 def external_storage(source):
     """Return the mounted removable volumes as [{"mount_point", "size"}], size in bytes.
 
-    A volume is removable when its disk says so in sysfs (removable is 1),
+    A volume is removable when its disk has removable 1 in sysfs,
     sits on a USB bus, or is an SD card (an mmcblk disk of type SD, not
     eMMC). Each block device is listed once, at its first mount point.
     """

@@ -78,6 +78,6 @@ def _as_table(samples):
     width = max(len(sample.attribute) for sample in samples)
     lines = []
     for sample in samples:
-        shown = json.dumps(sample.value, ensure_ascii=False) if sample.ok else sample.reason
-        lines.append(f"{sample.attribute:<{width}}  {sample.status.value:<11}  {shown}")
+        detail = json.dumps(sample.value, ensure_ascii=False) if sample.ok else sample.reason
+        lines.append(f"{sample.attribute:<{width}}  {sample.status.value:<11}  {detail}")
     return "\n".join(lines)

@@ -160,7 +160,8 @@ def test_against_timedatectl():
         pytest.skip("timedatectl is not installed (Debian package systemd)")
     result = subprocess.run(["timedatectl", "show", "--property=Timezone", "--value"], capture_output=True, text=True)
     if result.returncode != 0:
-        pytest.skip(f"timedatectl cannot reach timedated: {(result.stderr.strip().splitlines() or ['no output'])[0]}")
+        first_line = (result.stderr.strip().splitlines() or ["no output"])[0]
+        pytest.skip(f"timedatectl cannot reach timedated: {first_line}")
 
     assert capture(HostSource(environ={}), "timezone").value == result.stdout.strip().replace("UTC", "Etc/UTC").replace("Etc/Etc/", "Etc/")
 
