@@ -88,6 +88,24 @@ def test_bluetooth_from_bluez(bus_host, service):
     assert capture(bus_host(), "bluetooth_support").value is True
 
 
+def test_against_hciconfig():
+    if shutil.which("hciconfig") is None:
+        pytest.skip("hciconfig is not installed (Debian package bluez)")
+    output = subprocess.run(["hciconfig"], capture_output=True, text=True).stdout
+
+    if "hci" in output:
+        assert capture(HostSource(), "bluetooth_support").value is True
+
+
+def test_against_nfc_list():
+    if shutil.which("nfc-list") is None:
+        pytest.skip("nfc-list is not installed (Debian package libnfc-bin)")
+    result = subprocess.run(["nfc-list"], capture_output=True, text=True)
+
+    if "NFC device:" in result.stdout and "opened" in result.stdout:
+        assert capture(HostSource(), "nfc_support").value is True
+
+
 def test_nfc_support(host):
     assert capture(host({"/sys/class/nfc/nfc0": None}), "nfc_support").value is True
 

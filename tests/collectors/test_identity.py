@@ -11,6 +11,7 @@ from hosttree import Symlink
 
 from agent.capture import capture
 from agent.collectors import identity
+from agent.errors import AccessDenied
 from agent.samples import Status
 from agent.sources.host import HostSource
 
@@ -47,10 +48,17 @@ def test_emulate_raspberry_pi_cpuinfo(host):
     assert capture(host({"/proc/cpuinfo": cpuinfo}), "serial_number").value == "00000000b8e5f1a2"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_emulate_root_only_serial(host):
+def test_emulate_root_only_serial(host, monkeypatch):
     source = host({"/sys/class/dmi/id/product_serial": "ABC123\n"})
-    source.path("/sys/class/dmi/id/product_serial").chmod(0o000)
+    read_text = source.read_text
+
+    def denied(name, **options):
+        # Root reads any file whatever its mode, so the permission error is raised here instead of by chmod.
+        if name.endswith("product_serial"):
+            raise AccessDenied(f"permission denied reading {name}")
+        return read_text(name, **options)
+
+    monkeypatch.setattr(source, "read_text", denied)
     sample = capture(source, "serial_number")
 
     assert sample.status is Status.DENIED

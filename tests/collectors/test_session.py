@@ -1,6 +1,7 @@
 """idle_screen, time_spent and list_account from a fake logind and /etc/passwd."""
 
-import pwd
+import shutil
+import subprocess
 import time
 
 import pytest
@@ -76,9 +77,34 @@ def test_list_account_missing_passwd(host):
 
 
 def test_against_getent_passwd():
+    if shutil.which("getent") is None:
+        pytest.skip("getent is not installed (Debian package libc-bin)")
     from agent.sources.host import HostSource
 
+    output = subprocess.run(["getent", "passwd"], capture_output=True, text=True, check=True).stdout
     low, high = session.uid_range(HostSource())
-    expected = sorted({entry.pw_name for entry in pwd.getpwall() if low <= entry.pw_uid <= high and entry.pw_shell not in session.NO_LOGIN_SHELLS})
+    expected = set()
+    for line in output.splitlines():
+        fields = line.split(":")
+        if low <= int(fields[2]) <= high and fields[6] not in session.NO_LOGIN_SHELLS:
+            expected.add(fields[0])
 
-    assert capture(HostSource(), "list_account").value == expected
+    # getent also lists network accounts (LDAP, SSSD), which /etc/passwd does not hold.
+    assert set(capture(HostSource(), "list_account").value) <= expected
+
+
+def test_against_loginctl():
+    if shutil.which("loginctl") is None:
+        pytest.skip("loginctl is not installed (Debian package systemd)")
+    result = subprocess.run(["loginctl", "show-seat", "seat0", "--property=ActiveSession", "--value"], capture_output=True, text=True)
+    if result.returncode != 0:
+        first_line = (result.stderr.strip().splitlines() or ["no output"])[0]
+        pytest.skip(f"loginctl cannot reach logind: {first_line}")
+    from agent.sources.host import HostSource
+
+    sample = capture(HostSource(), "idle_screen")
+    if not result.stdout.strip():
+        assert sample.status is Status.UNAVAILABLE
+    else:
+        locked = subprocess.run(["loginctl", "show-session", result.stdout.strip(), "--property=LockedHint", "--property=IdleHint", "--value"], capture_output=True, text=True).stdout.split()
+        assert sample.value == ("yes" in locked)
