@@ -25,8 +25,10 @@ def external_storage(source):
     """
     volumes = {}
     for device, mount_point in mounts(source):
-        name = device.rsplit("/", 1)[-1]
-        if name in volumes or not device.startswith("/dev/") or not source.path(f"/sys/class/block/{name}").exists():
+        if not device.startswith("/dev/"):
+            continue
+        name = block_name(source, device)
+        if name in volumes or not source.path(f"/sys/class/block/{name}").exists():
             continue
         if is_removable(source, name):
             volumes[name] = {"mount_point": mount_point, "size": block_size(source, name)}
@@ -41,7 +43,20 @@ def mounts(source):
             yield _unescape(fields[0]), _unescape(fields[1])
 
 
+def block_name(source, device):
+    """Return the kernel name of a mounted device, following links such as /dev/mapper/usb-crypt to dm-0."""
+    try:
+        target = os.readlink(source.path(device))
+    except OSError:
+        target = device
+    return target.rsplit("/", 1)[-1]
+
+
 def is_removable(source, name):
+    # A device-mapper volume (LUKS, LVM) is removable when the device under it is.
+    slaves = source.list_dir(f"/sys/class/block/{name}/slaves")
+    if slaves:
+        return any(is_removable(source, slave) for slave in slaves)
     disk = parent_disk(source, name)
     if source.read_text(f"/sys/class/block/{disk}/removable", fallback="0") == "1":
         return True

@@ -54,6 +54,20 @@ def test_external_storage_finds_removable_volumes(host, tmp_path):
     ]
 
 
+def test_emulate_encrypted_usb_stick(host, tmp_path):
+    root = tmp_path / "root"
+    tree = {
+        "/proc/self/mounts": "/dev/mapper/luks-5f2a /media/alice/secret ext4 rw 0 0\n",
+        "/dev/mapper/luks-5f2a": Symlink("../dm-0"),
+        "/sys/class/block/dm-0/size": "4000000\n",
+        "/sys/class/block/dm-0/slaves/sdc1": None,
+    }
+    tree.update(block(root, "sdc1", "sdc", bus="pci0000:00/0000:00:14.0/usb1/1-2/1-2:1.0/host3/target3:0:0/3:0:0:0", size="4000100"))
+    source = host(tree)
+
+    assert capture(source, "external_storage").value == [{"mount_point": "/media/alice/secret", "size": 4000000 * 512}]
+
+
 def test_external_storage_none_mounted(host):
     assert capture(host({"/proc/self/mounts": "/dev/vda1 / ext4 rw 0 0\n"}), "external_storage").value == []
 
