@@ -16,11 +16,11 @@ def add_parser(subparsers):
 def run(args):
     from agent.daemon import Agent
     from agent.logs import configure_logging
-    from agent.sources.host import HostSource
+    from agent.sources.host import HostSource, settings_from_config
 
     config = load(args)
     configure_logging(config.logging.level)
-    agent = Agent(config, source=HostSource(args.root))
+    agent = Agent(config, source=HostSource(args.root, settings=settings_from_config(config)))
     try:
         agent.open()
         if args.once:
