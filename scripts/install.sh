@@ -5,11 +5,13 @@
 #   scripts/install.sh --uninstall [--purge] [--prefix DIR] [--root DIR]
 #
 # Installs the agent from this source tree into its own virtual environment
-# (default /opt/device-agent), the unit into /etc/systemd/system, the system
-# user as a sysusers.d entry, and an example config into /etc/device-agent
-# when no config exists there. Running it again upgrades the agent and leaves
-# the config alone. --uninstall keeps /etc/device-agent and the state in
-# /var/lib/device-agent; --purge removes them too.
+# (default /opt/device-agent) with a link in /usr/local/bin. The unit goes
+# into /etc/systemd/system and the system user into a sysusers.d entry. The
+# example config goes into /etc/device-agent when no config exists. Running it
+# again upgrades the agent and leaves the config alone. --uninstall keeps
+# /etc/device-agent and the state in /var/lib/device-agent; --purge removes
+# them too. --start starts the service; otherwise a running agent is
+# restarted on upgrade and a stopped one stays stopped.
 #
 # With --root DIR every path above lies under DIR, nothing talks to systemd,
 # no user is created, and scripts get the final paths in their #! lines, so
@@ -30,7 +32,7 @@ say() { printf '%s: %s\n' "$NAME install" "$*"; }
 die() { printf '%s: error: %s\n' "$NAME install" "$*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,17s/^# \{0,1\}//p' "$0"
+    sed -n '2,19s/^# \{0,1\}//p' "$0"
     exit "${1:-0}"
 }
 
@@ -67,6 +69,7 @@ UNIT_DIR=$ROOT/etc/systemd/system
 UNIT=$UNIT_DIR/$NAME.service
 WANTS=$UNIT_DIR/multi-user.target.wants/$NAME.service
 SYSUSERS=$ROOT/usr/lib/sysusers.d/$NAME.conf
+COMMAND_LINK=$ROOT/usr/local/bin/$NAME
 CONFIG_DIR=$ROOT/etc/$NAME
 STATE_DIR=$ROOT/var/lib/$NAME
 
@@ -95,7 +98,7 @@ create_venv() {
     if "$PYTHON" -m venv --clear "$VENV" >/dev/null 2>&1; then
         return
     fi
-    # Debian and Ubuntu ship ensurepip separately (python3-venv); a host pip can fill the venv instead.
+    # Debian and Ubuntu ship ensurepip separately (python3-venv), so a host pip may have to fill the venv.
     if "$PYTHON" -m pip --version >/dev/null 2>&1 && "$PYTHON" -m venv --clear --without-pip "$VENV"; then
         say "ensurepip is missing, so pip comes from the host's pip"
         "$PYTHON" -m pip --python "$VENV/bin/python" install --quiet --no-cache-dir pip ||
@@ -110,15 +113,18 @@ install_agent() {
     [ -f "$SOURCE/pyproject.toml" ] || die "no pyproject.toml in $SOURCE; run the script from a device-agent source tree"
     say "installing $NAME from $SOURCE"
     "$VENV/bin/python" -m pip install --quiet --no-cache-dir --disable-pip-version-check --upgrade "$SOURCE" ||
-        die "pip could not install $NAME into $VENV; see the pip output above"
+        die "pip failed to install $NAME into $VENV; see the pip output above"
     mkdir -p "$VENV/share/doc/$NAME"
     cp "$SOURCE/docs/service.md" "$SOURCE/config/examples/linux.yaml" "$VENV/share/doc/$NAME/"
     if [ -n "$ROOT" ]; then
         relocate_scripts
     fi
+    # Puts `device-agent status` on the PATH without putting the venv's other scripts there.
+    mkdir -p "$(dirname "$COMMAND_LINK")"
+    ln -sfn "$PREFIX/bin/$NAME" "$COMMAND_LINK"
 }
 
-# Scripts in a staging root name the staging path in their #! line; point them at the final one.
+# pip writes the staging path into each script's #! line, so point it at the final path.
 relocate_scripts() {
     for script in "$VENV"/bin/*; do
         [ -f "$script" ] && [ ! -L "$script" ] || continue
@@ -167,7 +173,7 @@ install_unit() {
         if [ "$START" = yes ]; then
             systemctl restart "$NAME.service"
         else
-            # An upgrade takes effect in a running agent; a stopped one stays stopped.
+            # A running agent restarts so the upgrade takes effect, but a stopped one stays stopped.
             systemctl try-restart "$NAME.service"
         fi
     else
@@ -201,6 +207,9 @@ do_uninstall() {
         systemctl disable --now "$NAME.service" 2>/dev/null || true
     fi
     rm -f "$WANTS" "$UNIT" "$SYSUSERS"
+    if [ "$(readlink "$COMMAND_LINK" 2>/dev/null)" = "$PREFIX/bin/$NAME" ]; then
+        rm -f "$COMMAND_LINK"
+    fi
     if [ -e "$VENV" ]; then
         [ -f "$VENV/pyvenv.cfg" ] || die "$VENV is not a virtual environment, so it was left in place; check --prefix"
         rm -rf "$VENV"
@@ -214,7 +223,7 @@ do_uninstall() {
     else
         say "removed $NAME; kept $CONFIG_DIR and $STATE_DIR (pass --purge to remove them)"
     fi
-    # NOTE: the system user stays, as Debian packages do, so files it owns never pass to a reused uid.
+    # The system user stays, as with Debian packages, so files it owns never pass to a reused uid.
 }
 
 if [ "$ACTION" = install ]; then

@@ -43,6 +43,12 @@ def test_scripts_name_final_path(staged):
     assert first_line == "#!/opt/device-agent/bin/python"
 
 
+def test_command_linked_on_path(staged):
+    link = staged / "usr/local/bin/device-agent"
+
+    assert os.readlink(link) == "/opt/device-agent/bin/device-agent"
+
+
 def test_unit_installed_and_enabled(staged):
     unit = staged / "etc/systemd/system/device-agent.service"
     wants = staged / "etc/systemd/system/multi-user.target.wants/device-agent.service"
@@ -97,6 +103,7 @@ def test_prefix_uninstall_then_purge(tmp_path):
     assert not unit.exists()
     assert not (root / "etc/systemd/system/multi-user.target.wants/device-agent.service").is_symlink()
     assert not (root / "usr/lib/sysusers.d/device-agent.conf").exists()
+    assert not (root / "usr/local/bin/device-agent").is_symlink()
     assert (root / "etc/device-agent/agent.yaml").exists()
     assert (state / "agent.db").read_bytes() == b"outbox"
 
