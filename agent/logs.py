@@ -73,6 +73,15 @@ def syslog_priority(levelno):
     return 7
 
 
+def print_error(text, environ=None, stream=None):
+    """Write an error for the user to stderr, with the error priority on each line when stderr is the journal."""
+    environ = os.environ if environ is None else environ
+    stream = stream or sys.stderr
+    if stream_is_journal(stream, environ):
+        text = "\n".join(f"<{syslog_priority(logging.ERROR)}>{line}" for line in text.splitlines())
+    print(text, file=stream)
+
+
 def report_suppressed_repeats(now=None):
     """Log a summary for every rate-limited message whose window has closed."""
     for handler in logging.getLogger().handlers:

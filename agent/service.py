@@ -26,7 +26,7 @@ log = logging.getLogger("agent.service")
 
 DEFAULT_STOP_TIMEOUT = 10.0
 # The first status is written this soon after start, so it shows the first captures.
-FIRST_STATUS_DELAY = 5.0
+FIRST_STATUS_DELAY = 2.0
 # Maximum sleep of the main loop, in seconds. Signals wake it at once, so this only bounds housekeeping.
 MAX_TICK = 5.0
 

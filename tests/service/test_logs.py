@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from agent.logs import RepeatFilter, configure_logging, report_suppressed_repeats
+from agent.logs import RepeatFilter, configure_logging, print_error, report_suppressed_repeats
 
 
 @pytest.fixture(autouse=True)
@@ -162,3 +162,15 @@ def test_debug_never_limited(limited, log_file):
         log.debug("Polling %s", "timezone")
 
     assert len(lines_of(log_file)) == 3
+
+
+def test_error_for_user_under_journal(log_file):
+    print_error("device-agent: invalid configuration:\nagent.yaml:3:1: unknown key", environ=journal_of(log_file), stream=log_file)
+
+    assert lines_of(log_file) == ["<3>device-agent: invalid configuration:", "<3>agent.yaml:3:1: unknown key"]
+
+
+def test_error_for_user_on_terminal(log_file):
+    print_error("device-agent: no state database", environ={}, stream=log_file)
+
+    assert lines_of(log_file) == ["device-agent: no state database"]
