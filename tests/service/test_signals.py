@@ -7,7 +7,6 @@ import sqlite3
 import time
 
 import httpx
-import pytest
 
 from agent.store import ProfileStoreServer
 from tests.service.conftest import APP_ID, KEY, run_cli, start_agent, stop_agent, write_config
@@ -200,10 +199,9 @@ def test_status_while_running_and_after(tmp_path, agents):
     assert after["outbox"]["depth"] == 0
 
 
-@pytest.mark.parametrize("log_format", ["json"])
-def test_log_format_json_option(tmp_path, agents, log_format):
+def test_log_format_json_option(tmp_path, agents):
     config = write_config(tmp_path)
-    agents.append(process := start_agent(config, "--log-format", log_format))
+    agents.append(process := start_agent(config, "--log-format", "json"))
     time.sleep(1.0)
 
     status, stderr = stop_agent(process)
