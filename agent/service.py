@@ -52,6 +52,7 @@ class Service:
         self._wakeup = threading.Event()
         self._stop_signal = None
         self._reload_requested = False
+        self._stop_reason = "on request"
 
     # signals
 
@@ -98,6 +99,7 @@ class Service:
             problem = self._liveness_problem()
             if problem is not None:
                 log.error("Stopping device %s because %s; systemd restarts the agent (Restart=on-failure)", self.agent.device.device_id, problem)
+                self._stop_reason = "after a failed liveness check"
                 return EXIT_UNHEALTHY
             if self.watchdog:
                 self.notifier.watchdog()
@@ -111,7 +113,7 @@ class Service:
 
     def _stop(self):
         depth = self.agent.outbox.depth()
-        reason = f"on {self._stop_signal}" if self._stop_signal else "after an error"
+        reason = f"on {self._stop_signal}" if self._stop_signal else self._stop_reason
         self.notifier.stopping(status=f"Stopping: delivering {depth} queued events for up to {self.stop_timeout:g} s")
         log.info("Stopping %s; delivering %d queued events for up to %g s", reason, depth, self.stop_timeout)
         delivered = self.agent.stop(flush_timeout=self.stop_timeout)
