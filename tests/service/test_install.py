@@ -12,8 +12,8 @@ from tests.service.conftest import REPO
 INSTALL = REPO / "scripts" / "install.sh"
 
 
-def install(*arguments, check=True):
-    result = subprocess.run(["sh", str(INSTALL), *arguments], capture_output=True, text=True, timeout=300)
+def install(*arguments, check=True, **environment):
+    result = subprocess.run(["sh", str(INSTALL), *arguments], capture_output=True, text=True, timeout=300, env=os.environ | environment)
     if check:
         assert result.returncode == 0, f"install.sh {' '.join(arguments)} failed:\n{result.stdout}\n{result.stderr}"
     return result
@@ -86,9 +86,27 @@ def test_second_run_idempotent(staged):
     assert (staged / "opt/device-agent/bin/device-agent").read_text().startswith("#!/opt/device-agent/bin/python\n")
 
 
-def test_prefix_uninstall_then_purge(tmp_path):
+def python_without_ensurepip(directory):
+    """Write a python3 that fails `-m venv` unless --without-pip, as Debian's does without python3-venv."""
+    fake = directory / "python3"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1 $2" = "-m venv" ]; then\n'
+        '    case "$*" in *--without-pip*) ;; *) echo "ensurepip is not available" >&2; exit 1 ;; esac\n'
+        "fi\n"
+        f'exec {sys.executable} "$@"\n'
+    )
+    fake.chmod(0o755)
+    return fake
+
+
+def test_prefix_without_ensurepip_then_uninstall_purge(tmp_path):
     root = tmp_path / "root"
-    install("--root", str(root), "--prefix", "/srv/device-agent")
+    python = python_without_ensurepip(tmp_path)
+    # This test never runs the agent, so its dependencies are left out to save time.
+    result = install("--root", str(root), "--prefix", "/srv/device-agent", "--python", str(python), PIP_NO_DEPS="1")
+
+    assert "ensurepip is missing, so pip comes from the host's pip" in result.stdout
     unit = root / "etc/systemd/system/device-agent.service"
     state = root / "var/lib/device-agent"
     state.mkdir(parents=True)
