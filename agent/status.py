@@ -21,6 +21,8 @@ from agent.samples import Status
 
 # How often the run loop writes the status to the state database, in seconds.
 STATUS_FLUSH_INTERVAL = 30.0
+# A running agent whose status is older than this missed two writes: it hangs or was killed.
+STALE_AFTER = 2 * STATUS_FLUSH_INTERVAL + 10.0
 
 # Captures that end in these statuses are not errors: the device lacks the attribute, or has a value.
 _NOT_ERRORS = {Status.OK, Status.UNSUPPORTED}
@@ -155,6 +157,7 @@ def read_status(db_path, configured=(), now=None):
             "updated_at": _timestamp(settings.get("status_updated_at")),
             "agent_pid": int(settings["agent_pid"]) if settings.get("agent_pid") else None,
             "agent_stopped_at": _timestamp(settings.get("agent_stopped_at")),
+            "agent_state": _agent_state(settings, now),
             "registration": _registration(connection, device_id),
             "monitors": _monitors(connection, device_id, configured),
             "outbox": _outbox(connection, now),
@@ -193,6 +196,15 @@ def _settings(connection):
     marks = ", ".join("?" for _ in _SETTING_NAMES)
     rows = connection.execute(f"SELECT name, value FROM settings WHERE name IN ({marks})", _SETTING_NAMES).fetchall()
     return dict(rows)
+
+
+def _agent_state(settings, now):
+    """Return 'running', 'stopped', 'stale' (no status write for STALE_AFTER seconds) or 'unknown'."""
+    if settings.get("agent_stopped_at"):
+        return "stopped"
+    if not settings.get("status_updated_at"):
+        return "unknown"
+    return "stale" if now - float(settings["status_updated_at"]) > STALE_AFTER else "running"
 
 
 def _latest_device_id(connection):
@@ -255,10 +267,16 @@ def render_text(report, now=None):
     """Format a status report as aligned plain text for a terminal."""
     now = datetime.fromtimestamp(now if now is not None else time.time(), timezone.utc)
     lines = [f"State database: {report['state_db']}"]
-    if report["agent_stopped_at"]:
+    state = report["agent_state"]
+    if state == "stopped":
         lines.append(f"Agent:          stopped at {_with_age(report['agent_stopped_at'], now)}; next due times are from before the stop")
-    elif report["updated_at"]:
+    elif state == "running":
         lines.append(f"Agent:          running as pid {report['agent_pid']}, status written {_with_age(report['updated_at'], now)}")
+    elif state == "stale":
+        lines.append(
+            f"Agent:          not responding: pid {report['agent_pid']} last wrote its status {_with_age(report['updated_at'], now)}; "
+            "check `systemctl status device-agent`"
+        )
     else:
         lines.append("Agent:          no status written yet; the agent writes it when it starts")
 

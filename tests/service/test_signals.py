@@ -184,7 +184,7 @@ def test_status_while_running_and_after(tmp_path, agents):
 
     assert report is not None, result.stderr
     assert report["agent_pid"] == process.pid
-    assert report["agent_stopped_at"] is None
+    assert report["agent_state"] == "running"
     assert report["registration"]["device_id"] == DEVICE_ID
     assert {monitor["attribute"] for monitor in report["monitors"]} == {"ram", "timezone", "battery_level"}
     assert all(monitor["last_capture"] for monitor in report["monitors"]), report["monitors"]
@@ -194,6 +194,7 @@ def test_status_while_running_and_after(tmp_path, agents):
     after = json.loads(run_cli("status", "--json", "--config", str(config)).stdout)
 
     assert status == 0, stderr
+    assert after["agent_state"] == "stopped"
     assert after["agent_stopped_at"] is not None
     assert after["delivery"]["last_delivery"] is not None
     assert after["outbox"]["depth"] == 0

@@ -152,3 +152,20 @@ def test_status_command_without_state(tmp_path):
 
     assert result.returncode == 1
     assert "no state database at" in result.stderr
+
+
+def test_agent_state_from_status_time(db, tmp_path):
+    tracker = SenderStateTracker()
+    tracker.flush(db, "device-1", pid=4242)
+    written = read_status(tmp_path / "agent.db")["updated_at"]
+    written_at = datetime.fromisoformat(written.replace("Z", "+00:00")).timestamp()
+
+    running = read_status(tmp_path / "agent.db", now=written_at + 30)
+    stale = read_status(tmp_path / "agent.db", now=written_at + 300)
+    tracker.flush(db, "device-1", pid=4242, stopped=True)
+    stopped = read_status(tmp_path / "agent.db", now=written_at + 300)
+
+    assert running["agent_state"] == "running"
+    assert stale["agent_state"] == "stale"
+    assert "not responding: pid 4242" in render_text(stale, now=written_at + 300)
+    assert stopped["agent_state"] == "stopped"
