@@ -1,4 +1,4 @@
-"""What `device-agent status` shows, and how the running agent records it.
+"""The status behind `device-agent status`: recorded by the running agent, read by the command.
 
 The agent keeps each monitor's last capture and error count in memory and
 writes them, with the sender's last delivery and last error, into the state
