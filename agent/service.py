@@ -146,13 +146,16 @@ class Service:
         database, so a deadlock there stops the watchdog pings and systemd
         restarts the agent.
         """
-        # NOTE: reads Agent's private thread and scheduler, which the scheduling code may rename.
+        # NOTE: reads the Agent's private sender thread and scheduler (APScheduler's or the agent's own), which may be renamed.
         sender_thread = getattr(self.agent, "_sender_thread", None)
         if sender_thread is not None and not sender_thread.is_alive():
             return "the sender thread has ended"
         scheduler = getattr(self.agent, "_scheduler", None)
+        scheduler_thread = getattr(scheduler, "_thread", None)
         if scheduler is not None and not getattr(scheduler, "running", True):
             return "the scheduler has stopped"
+        if scheduler_thread is not None and not scheduler_thread.is_alive():
+            return "the scheduler thread has ended"
         try:
             self.agent.db.query("SELECT 1")
         except sqlite3.Error as error:
@@ -168,7 +171,8 @@ class Service:
 
     def _status_line(self):
         depth = self.agent.outbox.depth()
-        return f"Running: {len(self.agent.config.monitors)} monitors, {depth} events in the outbox"
+        count = len(self.agent.config.monitors)
+        return f"Running: {count} monitor{'' if count == 1 else 's'}, {depth} events in the outbox"
 
     def _watchdog_note(self):
         return f"; sending watchdog pings every {min(MAX_TICK, self.watchdog / 3):g} s" if self.watchdog else ""

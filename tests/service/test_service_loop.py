@@ -180,3 +180,17 @@ def test_stop_during_open_skips_ready():
     assert status == EXIT_OK
     assert notifier.kinds() == ["STOPPING"]
     assert agent.calls == ["open", "stop 3"]
+
+
+def test_ended_scheduler_thread_exits_1(caplog):
+    agent = StandInAgent()
+    ended = threading.Thread(target=lambda: None)
+    ended.start()
+    ended.join()
+    agent.on_start = lambda: setattr(agent, "_scheduler", SimpleNamespace(running=True, _thread=ended))
+    service, notifier = service_for(agent, watchdog_usec=600_000)
+
+    status = service.run()
+
+    assert status == EXIT_UNHEALTHY
+    assert "because the scheduler thread has ended" in caplog.text
