@@ -1,15 +1,19 @@
 """A real `device-agent run` subprocess, driven with real signals and a real notify socket."""
 
 import json
+import os
+import re
 import signal
 import socket
 import sqlite3
+import subprocess
+import sys
 import time
 
 import httpx
 
 from agent.store import ProfileStoreServer
-from tests.service.conftest import APP_ID, KEY, run_cli, start_agent, stop_agent, write_config
+from tests.service.conftest import APP_ID, KEY, agent_environment, run_cli, start_agent, stop_agent, write_config
 
 DEVICE_ID = "device-under-test"
 
@@ -212,3 +216,24 @@ def test_log_format_json_option(tmp_path, agents):
     assert entries, "no log lines"
     assert {"time", "level", "logger", "message"} <= set(entries[0])
     assert any(entry["logger"] == "agent.service" and entry["message"].startswith("Stopping on SIGTERM") for entry in entries)
+
+
+def test_journal_stream_priorities(tmp_path):
+    config = write_config(tmp_path)
+    with open(tmp_path / "journal.log", "w+") as journal:
+        status = os.fstat(journal.fileno())
+        process = subprocess.Popen(
+            [sys.executable, "-m", "agent", "run", "--config", str(config)],
+            env=agent_environment(JOURNAL_STREAM=f"{status.st_dev}:{status.st_ino}"),
+            stderr=journal,
+        )
+        time.sleep(1.0)
+        process.send_signal(signal.SIGTERM)
+        exit_status = process.wait(timeout=30)
+        journal.seek(0)
+        lines = journal.read().splitlines()
+
+    assert exit_status == 0
+    assert lines, "no log lines"
+    assert all(re.match(r"^<[0-7]>agent\.", line) for line in lines), lines
+    assert any(line.startswith("<6>agent.service: Stopping on SIGTERM") for line in lines), lines
