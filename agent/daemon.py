@@ -15,6 +15,7 @@ from agent.registration import register
 from agent.samples import Status
 from agent.sender import Sender
 from agent.statedb import StateDB
+from agent.status import MonitorStatusBook
 from agent.tracker import ChangeTracker
 
 log = logging.getLogger("agent.daemon")
@@ -40,6 +41,7 @@ class Agent:
         self._sender_wakeup = threading.Event()
         self._sender_thread = None
         self._one_time_failures = {}
+        self.monitor_status = MonitorStatusBook()
 
     # start and stop
 
@@ -98,6 +100,7 @@ class Agent:
     def capture_monitor(self, monitor):
         """Capture one monitor and queue an event when its value changed; return the sample."""
         sample = capture(self.source, monitor.attribute, datetime.now(timezone.utc))
+        self.monitor_status.record(self.device.device_id, monitor, sample)
         shared = apply_privacy(sample, monitor.privacy, self._privacy_key)
         if shared is not None:
             self.tracker.record(self.device.device_id, monitor.kind.value, [shared])
