@@ -269,7 +269,7 @@ class Scheduler:
             running = [job.future for job in self.jobs.values() if job.running and job.future is not None]
         _, still_running = concurrent.futures.wait(running, timeout=timeout)
         if still_running:
-            log.warning("%d captures still run %gs after stop; they end on their own and their values are kept if they do", len(still_running), timeout)
+            log.warning("%d captures still run %gs after stop; their results are dropped", len(still_running), timeout)
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.remove_watchers()
         self._selector.close()
