@@ -7,15 +7,13 @@ whose watcher fails to start, is polled at its monitor's poll_interval.
 import logging
 
 from agent.watchers.base import Watcher, WatcherError
+from agent.watchers.dbus import DBusWatcher
 from agent.watchers.inotify import InotifyWatcher
 from agent.watchers.netlink import NetlinkWatcher
 
 log = logging.getLogger("agent.watchers")
 
-# NOTE: modem, power, session and location properties (telco, battery,
-# idle_screen, location) have no D-Bus PropertiesChanged watcher yet and
-# are polled. The host source reads them from files, not over D-Bus.
-NATIVE_WATCHERS = (InotifyWatcher, NetlinkWatcher)
+NATIVE_WATCHERS = (InotifyWatcher, NetlinkWatcher, DBusWatcher)
 
 __all__ = ["NATIVE_WATCHERS", "Watcher", "WatcherError", "open_watchers"]
 
