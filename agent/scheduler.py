@@ -16,14 +16,17 @@ import logging
 import os
 import selectors
 import threading
+import time
 from dataclasses import dataclass, field
+
+from agent.clock import ALARM_HORIZON_SECONDS, SystemClock, boot_timer, wall_clock_alarm
 
 log = logging.getLogger("agent.scheduler")
 
-# The maximum time the thread sleeps without reading the clocks. It bounds
-# how late a wall-clock step is noticed, and how late catch-up runs start
-# after a resume, because select() sleeps on CLOCK_MONOTONIC, which stops
-# during suspend.
+# The maximum time the thread sleeps without reading the clocks when the
+# kernel has no timerfd. It bounds how late a wall-clock step is noticed,
+# and how late catch-up runs start after a resume, because select() sleeps
+# on CLOCK_MONOTONIC, which stops during suspend.
 MAX_WAIT_SECONDS = 30.0
 
 # A change of (wall clock - steady clock) larger than this is a clock
@@ -87,6 +90,23 @@ class Scheduler:
         self._offset = self._wall_offset()
         self._stop = threading.Event()
         self._thread = None
+        self._timer = self._alarm = None
+        if isinstance(clock, SystemClock):
+            self._open_timers()
+
+    def _open_timers(self):
+        """Wake on a boot-clock timer and on wall-clock sets, instead of every MAX_WAIT_SECONDS."""
+        try:
+            self._timer = boot_timer()
+            self._alarm = wall_clock_alarm()
+        except OSError as error:
+            log.info("No timerfd (%s); the scheduler reads the clocks every %gs instead", error, MAX_WAIT_SECONDS)
+            if self._timer is not None:
+                self._timer.close()
+            self._timer = self._alarm = None
+            return
+        self._selector.register(self._timer.fileno(), selectors.EVENT_READ, self._timer)
+        self._selector.register(self._alarm.fileno(), selectors.EVENT_READ, self._alarm)
 
     # jobs
 
@@ -248,13 +268,23 @@ class Scheduler:
     def _loop(self):
         while not self._stop.is_set():
             wait = self.run_pending()
-            self.poll_watchers(MAX_WAIT_SECONDS if wait is None else min(wait, MAX_WAIT_SECONDS))
+            if self._timer is not None:
+                self._timer.arm_at(None if wait is None else self.clock.steady() + wait)
+                self.poll_watchers(None)
+            else:
+                self.poll_watchers(MAX_WAIT_SECONDS if wait is None else min(wait, MAX_WAIT_SECONDS))
 
     def poll_watchers(self, timeout):
-        """Wait up to timeout seconds for a watcher notification or a wake-up, and handle it."""
+        """Wait up to timeout seconds (None: until woken) for a watcher, a timer or a wake-up, and handle it."""
         for key, _ in self._selector.select(timeout):
             if key.data is None:
                 _drain(self._wake_read)
+            elif key.data is self._timer:
+                self._timer.clear()
+            elif key.data is self._alarm:
+                # The wall clock was set; run_pending() reads the clocks next and catches up.
+                self._alarm.clear()
+                self._alarm.arm_at(time.time() + ALARM_HORIZON_SECONDS)
             else:
                 self._read_watcher(key.data)
 
@@ -272,6 +302,9 @@ class Scheduler:
             log.warning("%d captures still run %gs after stop; their results are dropped", len(still_running), timeout)
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.remove_watchers()
+        for timer in (self._timer, self._alarm):
+            if timer is not None:
+                timer.close()
         self._selector.close()
         os.close(self._wake_read)
         os.close(self._wake_write)

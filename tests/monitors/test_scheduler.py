@@ -2,12 +2,13 @@
 
 import concurrent.futures
 import logging
+import select
 import threading
 from datetime import datetime, timezone
 
 import pytest
 
-from agent.clock import ManualClock, SystemClock
+from agent.clock import ManualClock, SystemClock, boot_timer, wall_clock_alarm
 from agent.scheduler import InlineExecutor, Scheduler
 from agent.scheduling import Schedule
 from tests.monitors.conftest import interval_monitor
@@ -172,3 +173,43 @@ def test_thread_runs_notified_job():
         assert ran.wait(5)
     finally:
         scheduler.stop()
+
+
+def test_thread_runs_periodic_job_on_timer():
+    scheduler = Scheduler(SystemClock())
+    runs = []
+    done = threading.Event()
+
+    def record():
+        runs.append(1)
+        if len(runs) == 3:
+            done.set()
+
+    schedule = Schedule(interval_monitor("battery_level", 60), period=0.05)
+    scheduler.add("battery_level", record, schedule)
+    scheduler.start()
+    try:
+        assert scheduler._timer is not None
+        assert done.wait(5)
+    finally:
+        scheduler.stop()
+
+
+def test_boot_timer_fires_at_its_time():
+    timer = boot_timer()
+    try:
+        timer.arm_at(SystemClock().steady() + 0.05)
+        readable, _, _ = select.select([timer], [], [], 5)
+        assert readable == [timer]
+        assert timer.clear()
+    finally:
+        timer.close()
+
+
+def test_wall_clock_alarm_stays_quiet():
+    alarm = wall_clock_alarm()
+    try:
+        readable, _, _ = select.select([alarm], [], [], 0.05)
+        assert readable == []
+    finally:
+        alarm.close()
