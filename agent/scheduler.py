@@ -244,7 +244,7 @@ class Scheduler:
     def _read_watcher(self, watcher):
         try:
             attributes = watcher.read()
-        except OSError as error:
+        except Exception as error:  # noqa: BLE001 - a broken watcher falls back to polling, it never stops the scheduler
             _, on_failure = self._watchers.pop(watcher.fileno())
             self._selector.unregister(watcher.fileno())
             watcher.close()
@@ -267,12 +267,19 @@ class Scheduler:
 
     def _loop(self):
         while not self._stop.is_set():
-            wait = self.run_pending()
-            if self._timer is not None:
-                self._timer.arm_at(None if wait is None else self.clock.steady() + wait)
-                self.poll_watchers(None)
-            else:
-                self.poll_watchers(MAX_WAIT_SECONDS if wait is None else min(wait, MAX_WAIT_SECONDS))
+            try:
+                self._iterate()
+            except Exception:  # noqa: BLE001 - the one timer thread must outlive any bug in a step
+                log.exception("Scheduler step failed; retrying in 1 s")
+                self._stop.wait(1.0)
+
+    def _iterate(self):
+        wait = self.run_pending()
+        if self._timer is not None:
+            self._timer.arm_at(None if wait is None else self.clock.steady() + wait)
+            self.poll_watchers(None)
+        else:
+            self.poll_watchers(MAX_WAIT_SECONDS if wait is None else min(wait, MAX_WAIT_SECONDS))
 
     def poll_watchers(self, timeout):
         """Wait up to timeout seconds (None: until woken) for a watcher, a timer or a wake-up, and handle it."""

@@ -2,6 +2,7 @@
 
 import concurrent.futures
 import logging
+import os
 import select
 import threading
 from datetime import datetime, timezone
@@ -213,3 +214,38 @@ def test_wall_clock_alarm_stays_quiet():
         assert readable == []
     finally:
         alarm.close()
+
+
+class BrokenWatcher:
+    """A watcher whose descriptor becomes readable and whose read() then fails."""
+
+    name = "broken"
+    attributes = frozenset({"timezone"})
+
+    def __init__(self):
+        self.read_end, self.write_end = os.pipe()
+
+    def fileno(self):
+        return self.read_end
+
+    def read(self):
+        raise ValueError("malformed message")
+
+    def close(self):
+        os.close(self.read_end)
+        os.close(self.write_end)
+
+
+def test_failing_watcher_is_dropped():
+    clock = ManualClock(steady=0.0)
+    scheduler = Scheduler(clock, InlineExecutor())
+    watcher = BrokenWatcher()
+    failures = []
+    scheduler.add_watcher(watcher, lambda failed, error: failures.append((failed, str(error))))
+
+    os.write(watcher.write_end, b"x")
+    for _ in range(3):
+        scheduler.poll_watchers(0.5)
+
+    assert failures == [(watcher, "malformed message")]
+    assert scheduler._watchers == {}
