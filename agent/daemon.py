@@ -16,7 +16,7 @@ from agent.outbox import Outbox
 from agent.registration import register
 from agent.samples import Status
 from agent.scheduler import Scheduler
-from agent.scheduling import Schedule, heartbeat_wait, retry_delay
+from agent.scheduling import ONE_TIME_RETRY_DELAYS, Schedule, heartbeat_wait, retry_delay
 from agent.sender import Sender
 from agent.statedb import StateDB
 from agent.tracker import ChangeTracker
@@ -135,14 +135,22 @@ class Agent:
         if sample.status in FINAL_STATUSES:
             self._record(monitor, sample)
             self._mark_one_time_done(monitor.attribute)
-            self._one_time_failures.pop(monitor.attribute, None)
+            failures = self._one_time_failures.pop(monitor.attribute, 0)
+            if failures:
+                log.info("One-time capture of %s on device %s succeeded after %d failed attempts", monitor.attribute, self.device.device_id, failures)
             if self._scheduler is not None:
                 self._scheduler.remove(monitor.attribute)
             return sample
         failures = self._one_time_failures.get(monitor.attribute, 0) + 1
         self._one_time_failures[monitor.attribute] = failures
         delay = retry_delay(failures)
-        log.warning("One-time capture of %s on device %s found no value (%s: %s); retrying in %gs", monitor.attribute, self.device.device_id, sample.status.value, sample.reason, delay)
+        # Warn once; a source that takes long to come up is normal on some devices.
+        level = logging.WARNING if failures == 1 else logging.DEBUG
+        log.log(
+            level,
+            "One-time capture of %s on device %s found no value (%s: %s); retrying in %gs, backing off to every %gs",
+            monitor.attribute, self.device.device_id, sample.status.value, sample.reason, delay, retry_delay(len(ONE_TIME_RETRY_DELAYS)),
+        )
         if self._scheduler is not None:
             self._scheduler.run_in(monitor.attribute, delay)
         return sample

@@ -2,6 +2,7 @@
 
 import dataclasses
 import itertools
+import logging
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -29,9 +30,10 @@ def values_of(events, attribute):
 # one-time monitors
 
 
-def test_one_time_unavailable_is_retried(open_agent, fake_root, clock):
+def test_one_time_unavailable_is_retried(open_agent, fake_root, clock, caplog):
     source = FakeSource(fake_root, {"ram": Unavailable("memory controller not ready")})
-    agent = open_agent([one_time_monitor("ram")], source=source)
+    with caplog.at_level(logging.INFO, logger="agent.daemon"):
+        agent = open_agent([one_time_monitor("ram")], source=source)
 
     # Not sent, not kept, not done: the capture is retried after 5 s, then 15 s.
     assert updates(agent, "ram") == []
@@ -42,13 +44,17 @@ def test_one_time_unavailable_is_retried(open_agent, fake_root, clock):
     assert source.calls.count("ram") == 2
 
     source.values["ram"] = 8_000_000_000
-    clock.advance(14)
-    agent.scheduler.run_pending()
-    assert source.calls.count("ram") == 2
-    clock.advance(1)
-    agent.scheduler.run_pending()
+    with caplog.at_level(logging.INFO, logger="agent.daemon"):
+        clock.advance(14)
+        agent.scheduler.run_pending()
+        assert source.calls.count("ram") == 2
+        clock.advance(1)
+        agent.scheduler.run_pending()
 
     assert values_of(updates(agent, "ram"), "ram") == [8_000_000_000]
+    warnings = [record for record in caplog.records if record.levelno == logging.WARNING and "ram" in record.getMessage()]
+    assert len(warnings) == 1
+    assert "succeeded after 2 failed attempts" in caplog.text
     assert agent.one_time_done("ram")
     assert "ram" not in agent.scheduler.jobs
 
