@@ -181,7 +181,10 @@ class Agent:
         wait = heartbeat_wait(self._last_full_profile(), now, self.config.heartbeat)
         if wait > 0:
             return wait
-        events = self.tracker.heartbeat(self.device.device_id, now)
+        # A monitor that was disabled or switched to privacy omit keeps its
+        # last value in the database, and that value must not leave the device again.
+        shared = {monitor.attribute for monitor in self.config.monitors if monitor.privacy != "omit"}
+        events = self.tracker.heartbeat(self.device.device_id, now, shared)
         log.info("Queued the heartbeat of device %s: %d attributes in %d events", self.device.device_id, sum(len(event["attributes"]) for event in events), len(events))
         self._sender_wakeup.set()
         return self.config.heartbeat

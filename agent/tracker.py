@@ -38,17 +38,20 @@ class ChangeTracker:
             connection.execute("UPDATE devices SET next_sequence = ? WHERE device_id = ?", (sequence, device_id))
         return events
 
-    def heartbeat(self, device_id, now):
-        """Queue every last value again as heartbeat events and record the time; return the events.
+    def heartbeat(self, device_id, now, attributes=None):
+        """Queue the last values again as heartbeat events and record the time; return the events.
 
         The store refreshes a profile's update time on any event, and
         deletes profiles that stay silent too long, so a device whose
         values never change still sends them at the heartbeat period.
+        attributes limits the heartbeat to those attributes (None: all).
         """
         events = []
         with self.db.transaction() as connection:
             sequence = _next_sequence(connection, device_id)
             rows = connection.execute("SELECT attribute, payload FROM last_values WHERE device_id = ? ORDER BY attribute", (device_id,)).fetchall()
+            if attributes is not None:
+                rows = [row for row in rows if row[0] in attributes]
             for start in range(0, len(rows), HEARTBEAT_BATCH):
                 payloads = {attribute: json.loads(payload) for attribute, payload in rows[start:start + HEARTBEAT_BATCH]}
                 event = heartbeat_event(device_id, sequence, payloads, now)

@@ -343,3 +343,16 @@ def test_reload_keeps_unchanged_schedules(open_agent, fake_root, tmp_path, clock
     assert "timezone" not in agent.scheduler.jobs
     assert source.calls.count("battery_level") == 1
     assert source.calls.count("ram") == 1
+
+
+def test_heartbeat_skips_omitted_and_removed(open_agent, tmp_path, clock):
+    agent = open_agent([event_monitor("timezone"), event_monitor("language")], heartbeat=86400.0)
+    omitted_language = dataclasses.replace(event_monitor("language"), privacy="omit")
+    agent.reload(make_config(tmp_path / "state", [omitted_language], heartbeat=86400.0))
+
+    clock.advance(86400)
+    agent.scheduler.run_pending()
+
+    heartbeats = [event for event in outbox_events(agent) if event["kind"] == KIND_HEARTBEAT]
+    assert heartbeats == []
+    assert agent.tracker.last_heartbeat(agent.device.device_id) == clock.wall()
