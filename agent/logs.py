@@ -43,8 +43,6 @@ def configure_logging(level="info", log_format="text", environ=None, stream=None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # APScheduler logs every job run at INFO, which is noise for an agent that runs many.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     return handler
 

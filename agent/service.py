@@ -146,7 +146,7 @@ class Service:
         database, so a deadlock there stops the watchdog pings and systemd
         restarts the agent.
         """
-        # NOTE: reads the Agent's private sender thread and scheduler (APScheduler's or the agent's own), which may be renamed.
+        # NOTE: reads the Agent's private sender thread and scheduler, which may be renamed.
         sender_thread = getattr(self.agent, "_sender_thread", None)
         if sender_thread is not None and not sender_thread.is_alive():
             return "the sender thread has ended"
