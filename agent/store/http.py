@@ -179,7 +179,8 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
                 HTTPStatus.UNAUTHORIZED,
                 "the key header is missing; send the profile key in a header named key",
             )
-        if not hmac.compare_digest(supplied.encode("utf-8", "surrogateescape"), key):
+        # http.client decodes header bytes as Latin-1, so encoding back recovers them.
+        if not hmac.compare_digest(supplied.encode("latin-1", "replace"), key):
             raise HttpError(
                 HTTPStatus.UNAUTHORIZED,
                 "the key header does not match the store's profile key; check the key",

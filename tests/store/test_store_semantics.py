@@ -385,3 +385,12 @@ def test_connection_reused_after_client_error(store, store_key, paths):
     assert invalid.getheader("Connection") != "close"
     assert health.status == 200
     assert json.loads(health_body) == {"status": "ok"}
+
+
+def test_non_ascii_key_matches_utf8_header(tmp_path, paths):
+    with ProfileStoreServer(tmp_path / "store.db", key="schlüssel").start() as store:
+        accepted = httpx.get(store.url + paths["profiles"], headers={"key": "schlüssel".encode()})
+        rejected = httpx.get(store.url + paths["profiles"], headers={"key": "schlussel"})
+
+    assert accepted.status_code == 200
+    assert rejected.status_code == 401
