@@ -144,7 +144,7 @@ def validate_record(raw, now, value_level=0):
 def validate_sequence(value):
     # bool is a subclass of int, but true is not a sequence number.
     if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidRecord(f"sequence must be an integer, got {type_name(value)}")
+        raise InvalidRecord(f"sequence must be an integer, got {shorten(value)}")
     if value < 1 or value > MAX_SEQUENCE:
         raise InvalidRecord(
             f"sequence must be between 1 and {MAX_SEQUENCE}, got {shorten(value)}"

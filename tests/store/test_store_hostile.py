@@ -12,6 +12,7 @@ import logging
 import socket
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from agent.store import ProfileStoreServer
@@ -293,6 +294,17 @@ def test_hostile_too_many_headers(hostile_store):
 
     assert status == 431
     assert payload["error"]["reason"]
+
+
+def test_hostile_whole_body_over_cap(hostile_store):
+    response = httpx.post(
+        hostile_store.url + EVENTS,
+        content=b"[" * (2 * MAX_BODY),
+        headers={"key": KEY, "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 413
+    assert str(MAX_BODY) in response.json()["error"]["reason"]
 
 
 def test_hostile_survivor_serves_health(hostile_store):
