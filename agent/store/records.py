@@ -89,12 +89,7 @@ def validate_record(raw, now, value_level=0):
     """
     if not isinstance(raw, dict):
         raise InvalidRecord(f"record must be a JSON object, got {type_name(raw)}")
-    if not RECORD_KEYS.issuperset(raw):
-        unknown = sorted(raw.keys() - RECORD_KEYS)
-        raise InvalidRecord(
-            f"unknown field {shorten(unknown[0])} in record; allowed fields are "
-            + ", ".join(sorted(RECORD_KEYS))
-        )
+    check_fields(raw, RECORD_KEYS, "record")
     for field in ("event_id", "device_id", "sequence", "type", "captured_at", "attributes"):
         if field not in raw:
             raise InvalidRecord(f"{field} is missing; every record needs it")
@@ -141,6 +136,17 @@ def validate_record(raw, now, value_level=0):
     )
 
 
+def check_fields(raw, allowed, where):
+    """Raise InvalidRecord naming the first field of the object raw that is not in allowed."""
+    if allowed.issuperset(raw):
+        return
+    unknown = sorted(raw.keys() - allowed)
+    raise InvalidRecord(
+        f"unknown field {shorten(unknown[0])} in {where}; allowed fields are "
+        + ", ".join(sorted(allowed))
+    )
+
+
 def validate_sequence(value):
     # bool is a subclass of int, but true is not a sequence number.
     if not isinstance(value, int) or isinstance(value, bool):
@@ -175,11 +181,7 @@ def validate_attribute(name, entry, value_level):
     if not isinstance(entry, dict):
         raise InvalidRecord(f"attributes.{name} must be a JSON object, got {type_name(entry)}")
     if not ATTRIBUTE_KEYS.issuperset(entry):
-        unknown = sorted(entry.keys() - ATTRIBUTE_KEYS)
-        raise InvalidRecord(
-            f"unknown field {shorten(unknown[0])} in attributes.{name}; allowed fields are "
-            "status, value and reason"
-        )
+        check_fields(entry, ATTRIBUTE_KEYS, f"attributes.{name}")
 
     status = entry.get("status")
     if not isinstance(status, str) or status not in ATTRIBUTE_STATUSES:
@@ -256,12 +258,7 @@ def check_nesting(value, max_levels, field):
 def validate_profile(raw):
     if not isinstance(raw, dict):
         raise InvalidRecord(f"profile must be a JSON object, got {type_name(raw)}")
-    unknown = sorted(raw.keys() - PROFILE_KEYS)
-    if unknown:
-        raise InvalidRecord(
-            f"unknown field {shorten(unknown[0])} in profile; allowed fields are "
-            + ", ".join(sorted(PROFILE_KEYS))
-        )
+    check_fields(raw, PROFILE_KEYS, "profile")
     profile = {}
     for field in PROFILE_REQUIRED_TEXT:
         profile[field] = validate_text(raw.get(field), f"profile.{field}", required=True)
