@@ -178,7 +178,7 @@ def test_command_port_in_use_fails(tmp_path):
     assert "Traceback" not in stderr
 
 
-def test_command_unwritable_db_fails(tmp_path):
+def test_command_missing_db_directory_fails(tmp_path):
     db_path = tmp_path / "missing-directory" / "store.db"
 
     returncode, _, stderr = run_store("--db", str(db_path), "--no-auth")

@@ -80,7 +80,7 @@ def test_limiter_rejects_bad_rate():
             RateLimiter(rate)
 
 
-def test_rate_limit_answers_429(tmp_path, records, paths):
+def test_rate_limit_responds_429(tmp_path, records, paths):
     with ProfileStoreServer(tmp_path / "store.db", key=None, rate_limit=2).start() as store:
         url = store.url + paths["events"]
         responses = [
