@@ -5,6 +5,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 from datetime import datetime, timezone
 from http.server import ThreadingHTTPServer
 
@@ -16,6 +17,10 @@ from agent.store.ratelimit import RateLimiter
 log = logging.getLogger("agent.store")
 
 DEFAULT_MAX_BODY = 1 << 20
+# Bounds of the lingering close: how long, and how many bytes, the store reads
+# from a client after its last response before closing the connection.
+LINGER_SECONDS = 2.0
+LINGER_MAX_BYTES = 4 << 20
 # How often serve_forever() checks for shutdown(), in seconds; it bounds how long shutdown() waits.
 POLL_INTERVAL = 0.05
 
@@ -55,6 +60,24 @@ class StoreHTTPServer(ThreadingHTTPServer):
         finally:
             with self._connections_lock:
                 self._connections.discard(request)
+
+    def shutdown_request(self, request):
+        # Lingering close: reading what the client still sends (an unread body
+        # after 413, the rest of a 414 request line) keeps the kernel from
+        # answering those bytes with a reset, which can discard the response.
+        try:
+            request.shutdown(socket.SHUT_WR)
+            request.settimeout(LINGER_SECONDS)
+            deadline = time.monotonic() + LINGER_SECONDS
+            drained = 0
+            while drained < LINGER_MAX_BYTES and time.monotonic() < deadline:
+                chunk = request.recv(65536)
+                if not chunk:
+                    break
+                drained += len(chunk)
+        except OSError:
+            pass  # the client closed or reset the connection first
+        self.close_request(request)
 
     def close_connections(self):
         """Shut down open client connections so their handler threads end."""
