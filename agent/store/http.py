@@ -84,7 +84,10 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
             status, payload, headers = self.route()
         except HttpError as error:
             status, payload, headers = error.status, error.payload(), error.headers
-            log.debug("%s %s got %d: %s", self.command, shorten(self.path), status, error.reason)
+            self.server.client_errors.info(
+                "%s %s from %s got %d: %s%s", self.command, shorten(self.path, 200),
+                self.client_address[0], status, error.reason, first_rejection(payload),
+            )
         except ClientGone as error:
             log.debug("client %s closed the connection or timed out: %s", self.client_address[0], error)
             self.close_connection = True
@@ -451,6 +454,14 @@ def parse_limit(text):
             f"limit {shorten(text)} is invalid; send an integer from 1 to {MAX_PAGE_SIZE}"
         )
     return int(text)
+
+
+def first_rejection(payload):
+    """Describe the first rejected record of an error payload, for the log."""
+    for result in payload.get("results", ()):
+        if result["status"] == "rejected":
+            return f" (first: event_id {result['event_id']!r}: {result['reason']})"
+    return ""
 
 
 def rejected_result(raw, reason):

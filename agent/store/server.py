@@ -12,6 +12,7 @@ from http.server import ThreadingHTTPServer
 from agent.errors import StoreError
 from agent.store.db import ProfileDatabase
 from agent.store.http import StoreRequestHandler
+from agent.store.logs import RepeatLimitedLog
 from agent.store.ratelimit import RateLimiter
 
 log = logging.getLogger("agent.store")
@@ -36,6 +37,7 @@ class StoreHTTPServer(ThreadingHTTPServer):
         self.key = key
         self.max_body = max_body
         self.limiter = limiter
+        self.client_errors = RepeatLimitedLog(log)
         self._connections = set()
         self._connections_lock = threading.Lock()
         if ":" in address[0]:
