@@ -151,7 +151,7 @@ class ProfileStoreServer:
             self._db = None
             raise StoreError(
                 f"cannot listen on {self.host}:{self.port}: {error.strerror or error}; "
-                "pick another --port or stop the process that uses it"
+                "check --host, and pick another --port if another process uses this one"
             ) from None
         log.info(
             "profile store listening on %s (database %s, authentication %s, rate limit %s)",

@@ -2,6 +2,7 @@
 
 import http.client
 import json
+import threading
 from datetime import datetime, timezone
 
 import httpx
@@ -394,3 +395,24 @@ def test_non_ascii_key_matches_utf8_header(tmp_path, paths):
 
     assert accepted.status_code == 200
     assert rejected.status_code == 401
+
+
+def test_serve_forever_until_shutdown(tmp_path):
+    server = ProfileStoreServer(tmp_path / "store.db", key=None).bind()
+    serving = threading.Thread(target=server.serve_forever)
+    serving.start()
+
+    health = httpx.get(server.url + "/healthz")
+    server.shutdown()
+    serving.join(timeout=5)
+
+    assert health.status_code == 200
+    assert not serving.is_alive()
+
+
+def test_shutdown_of_unstarted_store_returns(tmp_path):
+    server = ProfileStoreServer(tmp_path / "store.db")
+
+    server.shutdown()
+
+    assert not (tmp_path / "store.db").exists()
