@@ -71,7 +71,7 @@ VALUES (?, ?, ?, ?, ?)
 """
 
 # The WHERE clause of each upsert is the last-writer-wins rule: a row changes
-# only for a higher sequence, so rowcount tells whether the record changed it.
+# only for a higher sequence, so rowcount shows whether the record changed it.
 UPSERT_PROFILE = """
 INSERT INTO profiles (
     app_id, device_id, user_id, customer_id, os, platform, sdk_version, push_id,

@@ -66,7 +66,7 @@ class StoreHTTPServer(ThreadingHTTPServer):
     def shutdown_request(self, request):
         # Lingering close: reading what the client still sends (an unread body
         # after 413, the rest of a 414 request line) keeps the kernel from
-        # answering those bytes with a reset, which can discard the response.
+        # responding to those bytes with a reset, which can discard the response.
         try:
             request.shutdown(socket.SHUT_WR)
             request.settimeout(LINGER_SECONDS)
