@@ -1,8 +1,8 @@
 """HTTP request handling of the profile store: routing, auth, limits, validation.
 
 Every response is JSON. A client error gets a 4xx status and a body of the form
-{"error": {"status": 400, "reason": "..."}}; anything else that goes wrong is
-a bug, logged with its traceback and answered 500.
+{"error": {"status": 400, "reason": "..."}}. Anything else that goes wrong is
+a bug, which is logged with its traceback and gets status 500.
 """
 
 import hmac
