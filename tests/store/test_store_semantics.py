@@ -416,3 +416,41 @@ def test_shutdown_of_unstarted_store_returns(tmp_path):
     server.shutdown()
 
     assert not (tmp_path / "store.db").exists()
+
+
+def test_concurrent_writers_and_readers(store, store_key, records, paths):
+    devices = [f"device-{number}" for number in range(20)]
+    with httpx.Client(base_url=store.url, headers={"key": store_key}) as setup:
+        setup.post(paths["events"], json={"records": [records.registration(device_id=device_id) for device_id in devices]})
+    statuses_seen = []
+
+    def write(writer):
+        with httpx.Client(base_url=store.url, headers={"key": store_key}, timeout=30) as client:
+            for round_number in range(10):
+                sequence = 2 + round_number * 4 + writer
+                batch = [
+                    records.update(device_id=device_id, sequence=sequence,
+                                   attributes={"battery_level": records.ok(sequence)})
+                    for device_id in devices
+                ]
+                statuses_seen.append(client.post(paths["events"], json={"records": batch}).status_code)
+
+    def read():
+        with httpx.Client(base_url=store.url, headers={"key": store_key}, timeout=30) as client:
+            for _ in range(20):
+                statuses_seen.append(client.get(paths["profiles"], params={"limit": 7}).status_code)
+
+    threads = [threading.Thread(target=write, args=(writer,)) for writer in range(4)]
+    threads += [threading.Thread(target=read) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with httpx.Client(base_url=store.url, headers={"key": store_key}) as check:
+        profiles = check.get(paths["profiles"]).json()["profiles"]
+
+    # The highest sequence any writer sent is 2 + 9 * 4 + 3 = 41, and it must win everywhere.
+    assert set(statuses_seen) == {200}
+    assert len(statuses_seen) == 4 * 10 + 2 * 20
+    assert {profile["lastSequence"] for profile in profiles} == {41}
+    assert {profile["attributes"]["battery_level"]["value"] for profile in profiles} == {41}
