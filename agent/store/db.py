@@ -55,6 +55,8 @@ CREATE TABLE IF NOT EXISTS attributes (
     PRIMARY KEY (app_id, device_id, name)
 ) WITHOUT ROWID;
 
+-- NOTE: applied_events gets one row per event and is never pruned, so the
+-- file grows with the number of events received.
 CREATE TABLE IF NOT EXISTS applied_events (
     app_id TEXT NOT NULL,
     event_id TEXT NOT NULL,
