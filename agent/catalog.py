@@ -28,7 +28,12 @@ class Kind(str, enum.Enum):
 @total_ordering
 @dataclass(frozen=True)
 class Version:
-    """An SDK version compared by number, with pre-releases before their release."""
+    """An SDK version compared by number, with pre-releases before their release.
+
+    Ordering follows Semantic Versioning 2.0.0: missing parts count as zero
+    (2.12 == 2.12.0), 2.11.10 > 2.11.9, and 2.12.0-beta.1 < 2.12.0, so a
+    pre-release of 2.12.0 falls in the "2.11.x and lower" row.
+    """
 
     release: tuple
     prerelease: tuple | None
@@ -120,6 +125,10 @@ class Catalog:
     @property
     def platforms(self):
         return sorted(self.rows)
+
+    def covers_missing_version(self, platform):
+        """Return True when the platform has a row for devices that give no SDK version (linux)."""
+        return any(row.sdk.covers(None) for row in self.rows.get(platform, ()))
 
     def offer(self, platform, sdk_version=None):
         """Return the row for this platform and SDK version, or raise CatalogError naming the covered ranges."""
