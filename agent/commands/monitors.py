@@ -1,0 +1,58 @@
+"""device-agent monitors: the catalog as a table, personal-data attributes marked."""
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser("monitors", help="print which attributes each platform and SDK version offer, and in which kind")
+    parser.add_argument("--platform", help="show only this platform: ios, android or linux")
+    parser.add_argument("--sdk-version", help="show only the catalog rows that cover this SDK version, such as 2.11.4")
+    parser.add_argument("--long", action="store_true", help="add each attribute's unit and description")
+    parser.set_defaults(handler=list_monitors)
+
+
+def list_monitors(args):
+    from agent.catalog import Version, load_catalog
+    from agent.errors import AgentError
+
+    catalog = load_catalog()
+    if args.platform is not None and args.platform not in catalog.rows:
+        raise AgentError(f"unknown platform {args.platform!r}; use one of {', '.join(catalog.platforms)}")
+    version = None
+    if args.sdk_version is not None:
+        try:
+            version = Version.parse(args.sdk_version)
+        except ValueError as error:
+            raise AgentError(f"--sdk-version {error}") from None
+    rows = selected_rows(catalog, args.platform, version)
+    if not rows:
+        ranges = "; ".join(f"{row.platform} SDK {row.sdk}" for platform in catalog.platforms for row in catalog.rows[platform] if platform == (args.platform or platform))
+        raise AgentError(f"no catalog row covers SDK version {args.sdk_version}; covered: {ranges}")
+    print(format_catalog(catalog, rows, args.long))
+    return 0
+
+
+def selected_rows(catalog, platform, version):
+    """Return the catalog rows for one platform or all, those covering the version when one is given."""
+    platforms = [platform] if platform else catalog.platforms
+    rows = [row for name in platforms for row in catalog.rows[name]]
+    if version is not None:
+        rows = [row for row in rows if row.sdk.covers(version)]
+    return rows
+
+
+def format_catalog(catalog, rows, long=False):
+    """Return a table with one line per attribute any of the rows offers, and one kind column per row."""
+    from agent.commands.tables import format_table
+
+    header = ["ATTRIBUTE", *(f"{row.platform} SDK {row.sdk}" if str(row.sdk) != "any" else row.platform for row in rows), "PERSONAL", "TYPE"]
+    if long:
+        header += ["UNIT", "DESCRIPTION"]
+    lines = []
+    for name, spec in catalog.attributes.items():
+        kinds = [row.kind_of(name) for row in rows]
+        if not any(kinds):
+            continue
+        line = [name, *(kind.label if kind else "-" for kind in kinds), "yes" if spec.personal else "", spec.type]
+        if long:
+            line += [spec.unit or "-", spec.description]
+        lines.append(line)
+    return format_table(header, lines)
