@@ -122,6 +122,10 @@ _MONITOR_OPTION_KEYS = {
     Kind.EVENT: ("privacy", "poll_interval"),
     Kind.INTERVAL: ("every", "privacy", "jitter"),
 }
+_MISSING_HINTS = {
+    "device": "; add a device mapping with at least platform and app_id",
+    "monitors": "; add a monitors mapping with one_time, event or interval",
+}
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_GEOFENCE_RADIUS_METRES = 20_000_000
 
@@ -146,7 +150,7 @@ class _Checker:
         device, offer = self.device(data.get("device"))
         geofences = self.geofences(data.get("geofences"))
         monitors = self.monitors(data.get("monitors"), device, offer)
-        if any(monitor.attribute == "geofence" for monitor in monitors) and not geofences:
+        if any(monitor.attribute == "geofence" for monitor in monitors) and not data.get("geofences"):
             self.report(("monitors",), "the geofence monitor is enabled but no geofences are defined; add a geofences list or remove the monitor", at_key=True)
         return AgentConfig(
             path=self.document.path,
@@ -491,7 +495,10 @@ class _Checker:
             return False
         if not isinstance(value, dict):
             name = ".".join(str(part) for part in location) or "the top level"
-            self.report(location, f"{name} must be a mapping, not {'missing' if value is None else 'a ' + _type_name(value)}")
+            if value is None:
+                self.report(location, f"{name} is missing{_MISSING_HINTS.get(name, '')}")
+            else:
+                self.report(location, f"{name} must be a mapping, not a {_type_name(value)}")
             return False
         return True
 

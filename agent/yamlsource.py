@@ -15,9 +15,8 @@ MAX_CONFIG_BYTES = 128 * 1024
 # composer far from Python's recursion limit on a hostile file.
 MAX_NESTING = 32
 
-_SCALAR_TAGS = {
-    "tag:yaml.org,2002:" + name for name in ("str", "int", "float", "bool", "null", "timestamp")
-}
+_SCALAR_TAGS = {"tag:yaml.org,2002:" + name for name in ("str", "int", "float", "bool", "null", "timestamp")}
+_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 
 
 @dataclass(frozen=True)
@@ -164,8 +163,14 @@ class _PlainBuilder:
     def report(self, mark, message):
         self.problems.append(Problem(self.path, mark.line + 1, mark.column + 1, message))
 
+    def report_tag(self, node):
+        self.report(node.start_mark, f"the tag {node.tag.replace('tag:yaml.org,2002:', '!!')} is not allowed in a config file; write a plain value")
+
     def build(self, node, location):
         self.positions[location] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in _COLLECTION_TAGS:
+            self.report_tag(node)
+            return None
         if isinstance(node, yaml.MappingNode):
             return self.mapping(node, location)
         if isinstance(node, yaml.SequenceNode):
@@ -175,7 +180,7 @@ class _PlainBuilder:
 
     def scalar(self, node):
         if node.tag not in _SCALAR_TAGS:
-            self.report(node.start_mark, f"the tag {node.tag.replace('tag:yaml.org,2002:', '!!')} is not allowed in a config file; write a plain value")
+            self.report_tag(node)
             return None
         try:
             value = self._constructor.construct_object(node, deep=True)
