@@ -10,7 +10,7 @@ from agent.errors import CatalogError
 
 CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
 
-_VERSION = re.compile(r"^(\d+(?:\.\d+)*)(?:-([0-9A-Za-z.-]+))?$")
+_VERSION = re.compile(r"^(\d+(?:\.\d+)*)(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z.-]+)?$")
 
 
 class Kind(str, enum.Enum):
@@ -31,8 +31,9 @@ class Version:
     """An SDK version compared by number, with pre-releases before their release.
 
     Ordering follows Semantic Versioning 2.0.0: missing parts count as zero
-    (2.12 == 2.12.0), 2.11.10 > 2.11.9, and 2.12.0-beta.1 < 2.12.0, so a
-    pre-release of 2.12.0 falls in the "2.11.x and lower" row.
+    (2.12 == 2.12.0), 2.11.10 > 2.11.9, 2.12.0-beta.1 < 2.12.0, and build
+    metadata after + is ignored. So a pre-release of 2.12.0 falls in the
+    "2.11.x and lower" row.
     """
 
     release: tuple

@@ -47,7 +47,7 @@ def _device(catalog):
             "platform": {"enum": catalog.platforms, "description": "Which catalog platform the device is."},
             "sdk_version": {
                 "type": "string",
-                "pattern": r"^\d+(\.\d+)*(-[0-9A-Za-z.-]+)?$",
+                "pattern": r"^\d+(\.\d+)*(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z.-]+)?$",
                 "description": "The Webex Connect SDK version, quoted so YAML keeps it text: \"2.12.0\".",
             },
             "app_id": identifier | {"description": "The app whose profiles this device keeps."},
