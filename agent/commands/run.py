@@ -25,7 +25,7 @@ def run(args):
         agent.open()
         if args.once:
             return _run_once(agent)
-        return _run_forever(agent)
+        return _run_forever(agent, args)
     finally:
         agent.close()
 
@@ -37,13 +37,21 @@ def _run_once(agent):
     return 0 if delivered else 1
 
 
-def _run_forever(agent):
+def _run_forever(agent, args):
     import signal
+    import threading
+
+    from agent.reload import reload_from_file
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: agent.request_stop())
+    # The handler only sets a flag: reloading inside a signal handler could interrupt the scheduler mid-change.
+    reload_requested = threading.Event()
+    signal.signal(signal.SIGHUP, lambda *_: reload_requested.set())
     agent.start()
     while not agent.wait(1.0):
-        pass
+        if reload_requested.is_set():
+            reload_requested.clear()
+            reload_from_file(agent, args.config, args.state_dir)
     agent.stop()
     return 0
