@@ -87,7 +87,7 @@ def load_document(path, max_bytes=MAX_CONFIG_BYTES):
         raise DocumentError([Problem(path, 1, 1, f"invalid YAML: {error}")]) from None
 
     if root is None or (isinstance(root, yaml.ScalarNode) and root.tag.endswith(":null") and not root.value.strip("~")):
-        raise DocumentError([Problem(path, 1, 1, "the file is empty; start from one of the examples in config/examples/")])
+        raise DocumentError([Problem(path, 1, 1, "the file is empty; a config needs at least device and monitors")])
     plain = _PlainBuilder(path)
     data = plain.build(root, ())
     if plain.problems:

@@ -24,8 +24,8 @@ def list_monitors(args):
             raise AgentError(f"--sdk-version {error}") from None
     rows = selected_rows(catalog, args.platform, version)
     if not rows:
-        ranges = "; ".join(f"{row.platform} SDK {row.sdk}" for platform in catalog.platforms for row in catalog.rows[platform] if platform == (args.platform or platform))
-        raise AgentError(f"no catalog row covers SDK version {args.sdk_version}; covered: {ranges}")
+        ranges = "; ".join(f"{row.platform} SDK {row.sdk}" for row in selected_rows(catalog, args.platform, None))
+        raise AgentError(f"no catalog row covers SDK version {args.sdk_version}; covered ranges: {ranges}")
     print(format_catalog(catalog, rows, args.long))
     return 0
 

@@ -84,7 +84,7 @@ def test_defaults(write_config):
     assert config.device.sdk_version is None
 
 
-@pytest.mark.parametrize("name, platform, count", [("linux.yaml", "linux", 7), ("android.yaml", "android", 12), ("ios.yaml", "ios", 4)])
+@pytest.mark.parametrize("name, platform, count", [("linux.yaml", "linux", 7), ("android.yaml", "android", 12), ("ios.yaml", "ios", 5)])
 def test_examples_load(name, platform, count):
     config = load_config(EXAMPLES / name)
     assert config.device.platform == platform
