@@ -15,6 +15,8 @@ MAX_CONFIG_BYTES = 128 * 1024
 # composer far from Python's recursion limit on a hostile file.
 MAX_NESTING = 32
 
+# Marks a key's own position in the positions table; a string could clash with a key named "key".
+_KEY = object()
 _SCALAR_TAGS = {"tag:yaml.org,2002:" + name for name in ("str", "int", "float", "bool", "null", "timestamp")}
 _COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 
@@ -53,7 +55,7 @@ class Document:
         return self._scalar_texts.get(tuple(location))
 
     def key_position(self, location):
-        return self._positions.get(("key",) + tuple(location)) or self.position(location)
+        return self._positions.get((_KEY,) + tuple(location)) or self.position(location)
 
     def problem(self, location, message, at_key=False):
         line, column = self.key_position(location) if at_key else self.position(location)
@@ -201,9 +203,9 @@ class _PlainBuilder:
                 self.report(mark, "a key must be a plain word")
                 continue
             if key in result:
-                first = self.positions[("key",) + location + (key,)]
+                first = self.positions[(_KEY,) + location + (key,)]
                 self.report(mark, f"duplicate key {key!r}; it is first set on line {first[0]}, keep one of them")
                 continue
-            self.positions[("key",) + location + (key,)] = (mark.line + 1, mark.column + 1)
+            self.positions[(_KEY,) + location + (key,)] = (mark.line + 1, mark.column + 1)
             result[key] = self.build(value_node, location + (key,))
         return result

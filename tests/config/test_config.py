@@ -198,3 +198,10 @@ def test_byte_order_mark_accepted(tmp_path):
 def test_date_like_id_kept_as_written(write_config):
     config = load_config(write_config("device: {platform: linux, app_id: 2024-01-01}\nmonitors: {}\n"))
     assert config.device.app_id == "2024-01-01"
+
+
+def test_key_named_key_keeps_positions(write_config):
+    # A top-level key named "key" must not shift where other keys are reported.
+    with pytest.raises(ConfigError) as raised:
+        load_config(write_config("device: {platform: linux, app_id: demo}\nmonitors: {}\nmonitor: {}\nkey:\n  monitor: x\n"))
+    assert [(problem.line, problem.column) for problem in raised.value.problems] == [(3, 1), (4, 1)]
