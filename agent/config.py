@@ -411,12 +411,9 @@ class _Checker:
         url = self.optional_string(section, location, "url")
         if url is None:
             return None
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            self.report(location + ("url",), f"store url {url!r} must be an http:// or https:// URL with a host, such as https://profiles.example.com")
-            return None
-        if parts.username or parts.password:
-            self.report(location + ("url",), "store url must not contain a user name or password; put the profile key in store.key_file")
+        problem = _url_problem(url)
+        if problem is not None:
+            self.report(location + ("url",), problem)
             return None
         return url
 
@@ -537,6 +534,21 @@ class _Checker:
             self.report(location + (key,), f"{key} {value!r} is out of range; it must lie from {low} to {high} {unit}")
             return None
         return float(value)
+
+
+def _url_problem(url):
+    """Return what is wrong with a store URL, or None; the message never repeats a password."""
+    try:
+        parts = urlsplit(url)
+        # urlsplit checks the port only when it is read.
+        parts.port
+    except ValueError as error:
+        return f"store url is invalid: {error}"
+    if parts.username or parts.password:
+        return "store url must not contain a user name or password; put the profile key in store.key_file"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"store url {url!r} must be an http:// or https:// URL with a host, such as https://profiles.example.com"
+    return None
 
 
 def _sdk_text(sdk):

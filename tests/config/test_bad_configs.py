@@ -62,6 +62,8 @@ EXPECTED = {
     "sdk_version_not_version.yaml": ("3:16", "sdk_version '2.x' is not a version"),
     "state_dir_relative.yaml": ("6:12", "state_dir 'var/lib/device-agent' must be an absolute path"),
     "store_url_ftp.yaml": ("7:8", "store url 'ftp://profiles.example.com' must be an http:// or https:// URL with a host"),
+    "store_url_ftp_with_password.yaml": ("7:8", "store url must not contain a user name or password"),
+    "store_url_invalid_port.yaml": ("7:8", "store url is invalid: Port out of range 0-65535"),
     "store_url_with_password.yaml": ("7:8", "store url must not contain a user name or password"),
     "store_url_without_host.yaml": ("7:8", "store url 'https://' must be an http:// or https:// URL with a host"),
     "tab_indent.yaml": ("2:1", "invalid YAML: found character '\\t' that cannot start any token"),
@@ -118,6 +120,12 @@ def test_bad_config_reports_its_own_problem_only(name):
     expected = (EXPECTED[name][1], ALSO_REPORTED.get(name, EXPECTED[name][1]))
     extra = [str(problem) for problem in problems_of(BAD / name) if not any(fragment in problem.message for fragment in expected)]
     assert extra == []
+
+
+@pytest.mark.parametrize("name", ["store_url_with_password.yaml", "store_url_ftp_with_password.yaml"])
+def test_url_password_not_repeated(name):
+    assert "secret" in (BAD / name).read_text()
+    assert "secret" not in "\n".join(str(problem) for problem in problems_of(BAD / name))
 
 
 @pytest.mark.parametrize("name", SUBPROCESS_SAMPLE)
