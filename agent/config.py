@@ -219,7 +219,7 @@ class _Checker:
         except ValueError as error:
             self.report(at, f"sdk_version {error}")
             return value, False
-        return value, True
+        return value.strip(), True
 
     # monitors
 

@@ -48,10 +48,11 @@ def format_check(config, catalog):
     device = config.device
     sdk = f", SDK {device.sdk_version}" if device.sdk_version else ""
     row = catalog.offer(device.platform, device.sdk_version)
+    row_text = "any SDK version" if str(row.sdk) == "any" else f"SDK {row.sdk}"
     store = config.store.url or f"embedded, in {config.state_dir}"
     lines = [
         f"{config.path}: valid",
-        f"device: platform {device.platform}{sdk} (catalog row: SDK {row.sdk}), app {device.app_id}",
+        f"device: platform {device.platform}{sdk} (catalog row: {row_text}), app {device.app_id}",
         f"store: {store}",
         f"state_dir: {config.state_dir}",
         "",

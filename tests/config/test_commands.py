@@ -180,3 +180,8 @@ def test_monitors_rejects(args, message):
     assert result.returncode == 1
     assert result.stderr.startswith(message)
     assert "Traceback" not in result.stderr
+
+
+def test_check_linux_row_text():
+    result = run_agent("config", "check", EXAMPLES / "linux.yaml")
+    assert result.stdout.splitlines()[1] == "device: platform linux (catalog row: any SDK version), app device-agent-demo"
