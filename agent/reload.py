@@ -1,10 +1,10 @@
-"""Reload agent.yaml into a running agent, as SIGHUP asks.
+"""Reload agent.yaml into a running agent when it receives SIGHUP.
 
 A valid file takes effect at once: monitors are added, removed and
 rescheduled. An invalid file changes nothing; its problems are logged and
 the running config stays. state_dir and the store settings are bound when
 the agent opens its state and connects, so a change to them waits for a
-restart, and the log says so.
+restart, and a warning is logged.
 """
 
 import dataclasses

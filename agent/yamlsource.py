@@ -1,9 +1,9 @@
-"""Load a YAML file into plain values while keeping where each value sits.
+"""Load a YAML file into plain values and record where each value sits.
 
-Validation errors must name file, line and column, which plain
-yaml.safe_load forgets. Anchors and aliases are rejected outright: a
-config file needs none, and refusing them stops alias bombs in bounded
-memory before any expansion.
+Validation errors must name file, line and column, which yaml.safe_load
+discards. Anchors and aliases are rejected at the first one, before any
+expansion, so an alias bomb is never expanded; a config file needs none.
+Explicit tags, deep nesting and oversized files are rejected as well.
 """
 
 from dataclasses import dataclass
