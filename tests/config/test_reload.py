@@ -38,8 +38,10 @@ class RunningAgent:
         if memory_kb is not None:
             (self.root / "proc" / "meminfo").write_text(f"MemTotal:       {memory_kb} kB\nMemFree:        1024 kB\n")
 
-    def write_config(self, monitors):
-        self.config.write_text(f"device:\n  platform: linux\n  app_id: reload-test\nmonitors:\n{monitors}state_dir: {self.state_dir}\n")
+    def write_config(self, monitors, user_id="rider-1"):
+        self.config.write_text(
+            f"device:\n  platform: linux\n  app_id: reload-test\n  user_id: {user_id}\nmonitors:\n{monitors}state_dir: {self.state_dir}\n"
+        )
 
     def start(self):
         environ = {name: value for name, value in os.environ.items() if name not in _HOST_VARIABLES}
@@ -141,6 +143,20 @@ def test_sighup_adds_monitor(agent):
     assert agent.stop() == 0
 
 
+def test_sighup_new_identity_recaptures_one_time(agent):
+    agent.write_config("  one_time: [ram]\n  event:\n    - timezone: {poll_interval: 1s}\n")
+    agent.start()
+    agent.wait_for_value("ram", 2048000 * 1024)
+
+    # A new user_id registers the device again, so the one-time monitor runs again.
+    agent.set_host(memory_kb=4096000)
+    agent.write_config("  one_time: [ram]\n  event:\n    - timezone: {poll_interval: 1s}\n", user_id="rider-2")
+    agent.reload()
+    agent.wait_for_value("ram", 4096000 * 1024)
+    agent.wait_for_log("Device identity changed; registered device")
+    assert agent.stop() == 0
+
+
 def test_sighup_rejects_invalid_config(agent):
     agent.write_config("  event:\n    - timezone: {poll_interval: 1s}\n")
     agent.start()
@@ -150,8 +166,8 @@ def test_sighup_rejects_invalid_config(agent):
     agent.reload()
     agent.wait_for_log("Kept the running config")
     log = agent.log.read_text()
-    assert f"Reload rejected: {agent.config}:7:7: unknown attribute 'languag' (did you mean 'language'?)" in log
-    assert f"Reload rejected: {agent.config}:9:20: interval of battery_level is 0" in log
+    assert f"Reload rejected: {agent.config}:8:7: unknown attribute 'languag' (did you mean 'language'?)" in log
+    assert f"Reload rejected: {agent.config}:10:20: interval of battery_level is 0" in log
     assert "Traceback" not in log
 
     # Still running with the old config: a zone change is picked up.
