@@ -70,6 +70,9 @@ def format_check(config, catalog):
             "yes" if catalog.attributes[monitor.attribute].personal else "",
         ))
     lines.append(format_table(("ATTRIBUTE", "KIND", "INTERVAL", "POLL", "PRIVACY", "PERSONAL"), rows))
+    plain = [monitor.attribute for monitor in config.monitors if monitor.privacy == "send" and catalog.attributes[monitor.attribute].personal]
+    if plain:
+        lines += ["", f"personal data sent as plain values: {', '.join(plain)}; set privacy: hash or omit to keep them on the device"]
     return "\n".join(lines)
 
 

@@ -49,8 +49,16 @@ def test_check_lists_every_problem(tmp_path):
 
 
 def test_check_defaults_to_etc_path():
-    result = run_agent("config", "check", "--help")
-    assert "(default: /etc/device-agent/agent.yaml)" in result.stdout
+    result = run_agent("config", "check")
+    assert "/etc/device-agent/agent.yaml" in (result.stdout.splitlines() or result.stderr.splitlines())[0]
+
+
+def test_check_warns_plain_personal_data(tmp_path):
+    path = tmp_path / "agent.yaml"
+    path.write_text("device: {platform: linux, app_id: demo}\nmonitors:\n  one_time: [imei, serial_number: {privacy: hash}, ram]\n")
+    result = run_agent("config", "check", path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "personal data sent as plain values: imei; set privacy: hash or omit to keep them on the device"
 
 
 def test_schema_is_json_with_catalog_attributes():
