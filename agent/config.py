@@ -258,6 +258,8 @@ class _Checker:
                 yield entry, {}, location + (index,)
             elif isinstance(entry, dict) and len(entry) == 1:
                 attribute, options = next(iter(entry.items()))
+                # "- timezone:" with nothing after the colon means no options.
+                options = {} if options is None else options
                 if not isinstance(options, dict):
                     self.report(location + (index, attribute), f"options of {attribute} must be a mapping, such as {{privacy: hash}}, not {options!r}")
                     options = {}

@@ -205,3 +205,16 @@ def test_key_named_key_keeps_positions(write_config):
     with pytest.raises(ConfigError) as raised:
         load_config(write_config("device: {platform: linux, app_id: demo}\nmonitors: {}\nmonitor: {}\nkey:\n  monitor: x\n"))
     assert [(problem.line, problem.column) for problem in raised.value.problems] == [(3, 1), (4, 1)]
+
+
+def test_entry_with_empty_options(write_config):
+    config = load_config(write_config("device: {platform: linux, app_id: demo}\nmonitors:\n  event:\n    - timezone:\n"))
+    assert config.monitors == (Monitor("timezone", Kind.EVENT, poll_interval=30.0),)
+
+
+def test_crlf_line_endings(tmp_path):
+    path = tmp_path / "agent.yaml"
+    path.write_bytes(b"device:\r\n  platform: linux\r\n  app_id: demo\r\nmonitors:\r\n  event: [timezon]\r\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert str(raised.value) == f"{path}:5:11: unknown attribute 'timezon' (did you mean 'timezone'?); run 'device-agent monitors' to list them"
