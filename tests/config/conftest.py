@@ -8,10 +8,15 @@ import pytest
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 
-def run_agent(*args, timeout=30, **kwargs):
-    """Run device-agent from this checkout in a child process and return the completed process."""
-    environ = dict(os.environ, PYTHONPATH=str(REPOSITORY))
-    return subprocess.run([sys.executable, "-m", "agent", *map(str, args)], capture_output=True, text=True, timeout=timeout, env=environ, **kwargs)
+@pytest.fixture
+def run_agent():
+    """Return a function that runs device-agent from this checkout in a child process."""
+
+    def run(*args, timeout=30):
+        environ = dict(os.environ, PYTHONPATH=str(REPOSITORY))
+        return subprocess.run([sys.executable, "-m", "agent", *map(str, args)], capture_output=True, text=True, timeout=timeout, env=environ)
+
+    return run
 
 
 @pytest.fixture

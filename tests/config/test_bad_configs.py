@@ -6,7 +6,6 @@ import pytest
 
 from agent.config import load_config
 from agent.errors import ConfigError
-from tests.config.conftest import run_agent
 
 BAD = Path(__file__).with_name("bad")
 
@@ -129,7 +128,7 @@ def test_url_password_not_repeated(name):
 
 
 @pytest.mark.parametrize("name", SUBPROCESS_SAMPLE)
-def test_config_check_rejects_bad_file(name):
+def test_config_check_rejects_bad_file(run_agent, name):
     result = run_agent("config", "check", BAD / name)
     assert result.returncode == 78
     assert EXPECTED[name][1] in result.stderr
@@ -139,7 +138,7 @@ def test_config_check_rejects_bad_file(name):
 
 
 @pytest.mark.parametrize("name", ("wrong_kind_linux.yaml", "alias_bomb.yaml"))
-def test_run_rejects_bad_file_and_starts_nothing(tmp_path, name):
+def test_run_rejects_bad_file_and_starts_nothing(run_agent, tmp_path, name):
     state_dir = tmp_path / "state"
     result = run_agent("run", "--once", "--config", BAD / name, "--state-dir", state_dir)
     assert result.returncode == 78

@@ -7,12 +7,11 @@ from pathlib import Path
 import pytest
 
 from agent.catalog import Kind, load_catalog
-from tests.config.conftest import run_agent
 
 EXAMPLES = Path(__file__).parents[2] / "config" / "examples"
 
 
-def test_check_prints_monitors():
+def test_check_prints_monitors(run_agent):
     result = run_agent("config", "check", EXAMPLES / "android.yaml")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -27,7 +26,7 @@ def test_check_prints_monitors():
     assert len(rows) == 12
 
 
-def test_check_json():
+def test_check_json(run_agent):
     result = run_agent("config", "check", "--json", EXAMPLES / "linux.yaml")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
@@ -36,7 +35,7 @@ def test_check_json():
     assert device_ip == {"attribute": "device_ip", "kind": "event", "interval": None, "poll_interval": 30.0, "jitter": 0.0, "privacy": "hash", "personal": True}
 
 
-def test_check_lists_every_problem(tmp_path):
+def test_check_lists_every_problem(run_agent, tmp_path):
     path = tmp_path / "agent.yaml"
     path.write_text("device: {platform: linux, app_id: demo}\nmonitors:\n  event: [timezon]\n  interval: {battery_level: 0}\n")
     result = run_agent("config", "check", path)
@@ -48,12 +47,12 @@ def test_check_lists_every_problem(tmp_path):
     ]
 
 
-def test_check_defaults_to_etc_path():
+def test_check_defaults_to_etc_path(run_agent):
     result = run_agent("config", "check")
     assert "/etc/device-agent/agent.yaml" in (result.stdout.splitlines() or result.stderr.splitlines())[0]
 
 
-def test_check_warns_plain_personal_data(tmp_path):
+def test_check_warns_plain_personal_data(run_agent, tmp_path):
     path = tmp_path / "agent.yaml"
     path.write_text("device: {platform: linux, app_id: demo}\nmonitors:\n  one_time: [imei, serial_number: {privacy: hash}, ram]\n")
     result = run_agent("config", "check", path)
@@ -61,7 +60,7 @@ def test_check_warns_plain_personal_data(tmp_path):
     assert result.stdout.splitlines()[-1] == "personal data sent as plain values: imei; set privacy: hash or omit to keep them on the device"
 
 
-def test_schema_is_json_with_catalog_attributes():
+def test_schema_is_json_with_catalog_attributes(run_agent):
     result = run_agent("config", "schema")
     assert result.returncode == 0, result.stderr
     schema = json.loads(result.stdout)
@@ -152,7 +151,7 @@ def object_errors(schema, value, path):
     return errors
 
 
-def test_monitors_table_marks_personal():
+def test_monitors_table_marks_personal(run_agent):
     result = run_agent("monitors")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -163,7 +162,7 @@ def test_monitors_table_marks_personal():
     assert len(rows) == len(load_catalog().attributes)
 
 
-def test_monitors_one_row():
+def test_monitors_one_row(run_agent):
     result = run_agent("monitors", "--platform", "ios", "--sdk-version", "3.0")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -171,7 +170,7 @@ def test_monitors_one_row():
     assert sorted(line.split()[0] for line in lines[1:]) == ["geofence", "language", "location", "telco", "timezone"]
 
 
-def test_monitors_prerelease_row():
+def test_monitors_prerelease_row(run_agent):
     result = run_agent("monitors", "--platform", "android", "--sdk-version", "2.12.0-beta.1")
     assert re.split(r"\s{2,}", result.stdout.splitlines()[0])[1] == "android SDK < 2.12"
 
@@ -183,13 +182,13 @@ def test_monitors_prerelease_row():
         (("--sdk-version", "two"), "device-agent: --sdk-version 'two' is not a version"),
     ],
 )
-def test_monitors_rejects(args, message):
+def test_monitors_rejects(run_agent, args, message):
     result = run_agent("monitors", *args)
     assert result.returncode == 1
     assert result.stderr.startswith(message)
     assert "Traceback" not in result.stderr
 
 
-def test_check_linux_row_text():
+def test_check_linux_row_text(run_agent):
     result = run_agent("config", "check", EXAMPLES / "linux.yaml")
     assert result.stdout.splitlines()[1] == "device: platform linux (catalog row: any SDK version), app device-agent-demo"

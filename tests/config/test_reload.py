@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.config.conftest import REPOSITORY
+
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 # The agent reads locale and zone from the fake root only when its own environment names none.
 _HOST_VARIABLES = ("TZ", "LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES")
