@@ -192,3 +192,9 @@ def test_monitors_rejects(run_agent, args, message):
 def test_check_linux_row_text(run_agent):
     result = run_agent("config", "check", EXAMPLES / "linux.yaml")
     assert result.stdout.splitlines()[1] == "device: platform linux (catalog row: any SDK version), app device-agent-demo"
+
+
+def test_shipped_schema_up_to_date(run_agent):
+    shipped = Path(__file__).parents[2] / "config" / "agent.schema.json"
+    # Regenerate with: device-agent config schema > config/agent.schema.json
+    assert json.loads(shipped.read_text()) == json.loads(run_agent("config", "schema").stdout)
