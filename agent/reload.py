@@ -2,8 +2,8 @@
 
 A valid file takes effect at once: monitors are added, removed and
 rescheduled. An invalid file changes nothing; its problems are logged and
-the running config stays. state_dir and the store settings are bound when
-the agent opens its state and connects, so a change to them waits for a
+the running config stays. state_dir, the store settings and the log
+format are bound when the agent starts, so a change to them waits for a
 restart, and a warning is logged.
 """
 
@@ -42,14 +42,17 @@ def reload_from_file(agent, path, state_dir_override=None):
 
 
 def _keep_start_settings(running, config, state_dir_override):
-    """Return config with the running state_dir and store settings, logging each change that needs a restart."""
+    """Return config with the running state_dir, store settings and log format, logging each change that needs a restart."""
     # With --state-dir the running state_dir is the override, and the file's value does not matter.
     if str(state_dir_override or config.state_dir) != str(running.state_dir):
         log.warning("state_dir changed to %s in %s; it takes effect at the next restart", config.state_dir, config.path)
     if config.store != running.store:
         changed = [field.name for field in dataclasses.fields(config.store) if getattr(config.store, field.name) != getattr(running.store, field.name)]
         log.warning("store settings changed (%s) in %s; they take effect at the next restart", ", ".join(changed), config.path)
-    return dataclasses.replace(config, state_dir=running.state_dir, store=running.store)
+    if config.logging.format != running.logging.format:
+        log.warning("logging.format changed to %s in %s; it takes effect at the next restart", config.logging.format, config.path)
+    logging_config = dataclasses.replace(config.logging, format=running.logging.format)
+    return dataclasses.replace(config, state_dir=running.state_dir, store=running.store, logging=logging_config)
 
 
 def _apply_log_level(level):

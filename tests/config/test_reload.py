@@ -197,7 +197,7 @@ def test_reload_keeps_store_settings(opened_agent, caplog, tmp_path):
     running, path = opened_agent
     path.write_text(
         f"device: {{platform: linux, app_id: demo}}\nmonitors:\n  event: [timezone, language]\n"
-        f"store: {{url: 'https://profiles.example.com', batch_size: 10}}\nstate_dir: {tmp_path / 'other'}\nlogging: {{level: debug}}\n"
+        f"store: {{url: 'https://profiles.example.com', batch_size: 10}}\nstate_dir: {tmp_path / 'other'}\nlogging: {{level: debug, format: json}}\n"
     )
     assert reload_from_file(running, path) is True
     assert [monitor.attribute for monitor in running.config.monitors] == ["timezone", "language"]
@@ -206,6 +206,8 @@ def test_reload_keeps_store_settings(opened_agent, caplog, tmp_path):
     assert "store settings changed (url, batch_size)" in caplog.text
     assert f"state_dir changed to {tmp_path / 'other'}" in caplog.text
     assert running.config.logging.level == "debug"
+    assert running.config.logging.format == "text"
+    assert "logging.format changed to json" in caplog.text
 
 
 def test_reload_state_dir_override_silences_warning(opened_agent, caplog, tmp_path):
