@@ -102,6 +102,8 @@ def test_schema_rejects(document, error):
 def schema_errors(schema, value, path=""):
     """Check value against the subset of JSON Schema that config_schema uses; return the errors."""
     errors = []
+
+    # choices and types end the check at the first mismatch
     if "anyOf" in schema and all(schema_errors(choice, value, path) for choice in schema["anyOf"]):
         return [f"{path}: matches no choice"]
     if "const" in schema and value != schema["const"]:
@@ -114,6 +116,8 @@ def schema_errors(schema, value, path=""):
         names = types if isinstance(types, list) else [types]
         if isinstance(value, bool) or not any(isinstance(value, python_types[name]) for name in names):
             return [f"{path}: not {types}"]
+
+    # value constraints
     if isinstance(value, str) and "pattern" in schema and not re.search(schema["pattern"], value):
         errors.append(f"{path}: does not match pattern")
     if isinstance(value, (int, float)):
@@ -123,6 +127,8 @@ def schema_errors(schema, value, path=""):
             errors.append(f"{path}: below minimum")
         if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
             errors.append(f"{path}: not above exclusiveMinimum")
+
+    # containers and conditions
     if isinstance(value, list) and "items" in schema:
         for index, item in enumerate(value):
             errors += schema_errors(schema["items"], item, f"{path}/{index}")
