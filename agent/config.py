@@ -137,6 +137,8 @@ class _Checker:
         self.document = document
         self.catalog = catalog
         self.problems = []
+        # Locations of required keys written with a typo: the did-you-mean covers them, so "missing" is not reported too.
+        self.misspelled = set()
 
     def report(self, location, message, at_key=False):
         self.problems.append(self.document.problem(location, message, at_key))
@@ -490,7 +492,7 @@ class _Checker:
         return text
 
     def mapping(self, value, location, required):
-        if value is None and not required:
+        if value is None and (not required or location in self.misspelled):
             return False
         if not isinstance(value, dict):
             name = ".".join(str(part) for part in location) or "the top level"
@@ -503,10 +505,16 @@ class _Checker:
 
     def unknown_keys(self, section, location, allowed):
         for key in section:
-            if key not in allowed:
-                self.report(location + (key,), f"unknown key {key!r}; allowed here: {', '.join(allowed)}{_did_you_mean(str(key), allowed)}", at_key=True)
+            if key in allowed:
+                continue
+            self.report(location + (key,), f"unknown key {key!r}; allowed here: {', '.join(allowed)}{_did_you_mean(str(key), allowed)}", at_key=True)
+            closest = _closest(str(key), allowed)
+            if closest is not None:
+                self.misspelled.add(location + (closest,))
 
     def required_string(self, section, location, key):
+        if section.get(key) is None and location + (key,) in self.misspelled:
+            return None
         if section.get(key) is None:
             self.report(location, f"{'.'.join(str(part) for part in location + (key,))} is missing")
             return None
@@ -563,10 +571,17 @@ def _type_name(value):
 
 
 def _did_you_mean(word, choices):
-    """Return ' (did you mean X?)' for a near miss: a small typo, or a word contained in one choice."""
+    closest = _closest(word, choices)
+    return f" (did you mean {closest!r}?)" if closest else ""
+
+
+def _closest(word, choices):
+    """Return the choice a word is a near miss of (a small typo, or contained in one choice), or None."""
     choices = [str(choice) for choice in choices]
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    if not close and len(word) >= 3:
-        containing = [choice for choice in choices if word.lower() in choice]
-        close = containing if len(containing) == 1 else []
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    if close:
+        return close[0]
+    containing = [choice for choice in choices if word.lower() in choice]
+    if len(word) >= 3 and len(containing) == 1:
+        return containing[0]
+    return None

@@ -218,3 +218,20 @@ def test_crlf_line_endings(tmp_path):
     with pytest.raises(ConfigError) as raised:
         load_config(path)
     assert str(raised.value) == f"{path}:5:11: unknown attribute 'timezon' (did you mean 'timezone'?); run 'device-agent monitors' to list them"
+
+
+def test_typo_of_required_key_reported_once(write_config):
+    with pytest.raises(ConfigError) as raised:
+        load_config(write_config("device: {platform: linux, app_ip: demo}\nmonitor:\n  event: [timezone]\n"))
+    messages = [problem.message for problem in raised.value.problems]
+    assert len(messages) == 2
+    assert messages[0].startswith("unknown key 'app_ip'; allowed here: platform, sdk_version, app_id")
+    assert messages[0].endswith("(did you mean 'app_id'?)")
+    assert messages[1].endswith("(did you mean 'monitors'?)")
+
+
+def test_missing_required_key_without_typo(write_config):
+    with pytest.raises(ConfigError) as raised:
+        load_config(write_config("device: {platform: linux, colour: blue}\nmonitors: {}\n"))
+    messages = [problem.message for problem in raised.value.problems]
+    assert messages == ["device.app_id is missing", "unknown key 'colour'; allowed here: platform, sdk_version, app_id, user_id, customer_id, device_id"]
