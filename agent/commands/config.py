@@ -49,7 +49,7 @@ def format_check(config, catalog):
     sdk = f", SDK {device.sdk_version}" if device.sdk_version else ""
     row = catalog.offer(device.platform, device.sdk_version)
     row_text = "any SDK version" if str(row.sdk) == "any" else f"SDK {row.sdk}"
-    store = config.store.url or f"embedded, in {config.state_dir}"
+    store = f"{config.store.url} (profile key from {_key_source(config.store)})" if config.store.url else f"embedded, in {config.state_dir}"
     lines = [
         f"{config.path}: valid",
         f"device: platform {device.platform}{sdk} (catalog row: {row_text}), app {device.app_id}",
@@ -74,6 +74,12 @@ def format_check(config, catalog):
     if plain:
         lines += ["", f"personal data sent as plain values: {', '.join(plain)}; set privacy: hash or omit to keep them on the device"]
     return "\n".join(lines)
+
+
+def _key_source(store):
+    if store.key_file:
+        return f"key file {store.key_file}"
+    return f"${store.key_env} or the systemd credential profile-key"
 
 
 def _config_summary(config, catalog):

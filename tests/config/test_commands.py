@@ -204,3 +204,11 @@ def test_shipped_schema_up_to_date(run_agent):
     shipped = Path(__file__).parents[2] / "config" / "agent.schema.json"
     # Regenerate with: device-agent config schema > config/agent.schema.json
     assert json.loads(shipped.read_text()) == json.loads(run_agent("config", "schema").stdout)
+
+
+def test_check_names_key_source(run_agent, tmp_path):
+    path = tmp_path / "agent.yaml"
+    path.write_text("device: {platform: linux, app_id: demo}\nmonitors: {}\nstore: {url: 'https://profiles.example.com', key_env: FLEET_KEY}\n")
+    result = run_agent("config", "check", path)
+    assert result.returncode == 0, result.stderr
+    assert "store: https://profiles.example.com (profile key from $FLEET_KEY or the systemd credential profile-key)" in result.stdout.splitlines()
