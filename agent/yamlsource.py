@@ -102,11 +102,11 @@ def _read_text(path, max_bytes):
         with open(path, "rb") as stream:
             raw = stream.read(max_bytes + 1)
     except FileNotFoundError:
-        raise DocumentError([Problem(path, 1, 1, "file not found; pass the path of an existing agent.yaml")]) from None
+        raise DocumentError([Problem(path, 1, 1, "file not found")]) from None
     except IsADirectoryError:
-        raise DocumentError([Problem(path, 1, 1, "is a directory, not a config file")]) from None
+        raise DocumentError([Problem(path, 1, 1, "is a directory, not a file")]) from None
     except PermissionError:
-        raise DocumentError([Problem(path, 1, 1, "permission denied; run as a user that may read it")]) from None
+        raise DocumentError([Problem(path, 1, 1, "permission denied; run as a user that can read the file")]) from None
     if len(raw) > max_bytes:
         raise DocumentError([Problem(path, 1, 1, f"file is larger than {max_bytes} bytes; a config file is a few kilobytes")])
     try:

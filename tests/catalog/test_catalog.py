@@ -239,3 +239,9 @@ def test_packaged_catalog_is_config_catalog():
     from pathlib import Path
 
     assert CATALOG_PATH.resolve() == (Path(__file__).parents[2] / "config" / "catalog.yaml").resolve()
+
+
+def test_missing_catalog_file(tmp_path):
+    with pytest.raises(CatalogError) as raised:
+        load_catalog(tmp_path / "catalog.yaml")
+    assert str(raised.value) == f"invalid catalog: {tmp_path / 'catalog.yaml'}:1:1: file not found"
