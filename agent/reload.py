@@ -23,7 +23,8 @@ def reload_from_file(agent, path, state_dir_override=None):
         config = load_config(path)
     except ConfigError as error:
         for problem in error.problems:
-            log.error("Reload rejected: %s", problem)
+            # Passed as text so that a repeat filter keyed on string arguments keeps each problem apart.
+            log.error("Reload rejected: %s", str(problem))
         count = len(error.problems)
         log.error("Kept the running config; fix the %d problem%s in %s and send SIGHUP again", count, "" if count == 1 else "s", path)
         return False
