@@ -27,6 +27,14 @@ MIN_INTERVAL_SECONDS = 10.0
 MIN_POLL_INTERVAL_SECONDS = 1.0
 MAX_INTERVAL_SECONDS = 30 * 86400.0
 DEFAULT_POLL_INTERVAL_SECONDS = 30.0
+# Stores delete profiles silent for 40 days; 15 days leaves room for two misses.
+DEFAULT_HEARTBEAT_SECONDS = 15 * 86400.0
+MIN_HEARTBEAT_SECONDS = 60.0
+# The outbox keeps at most this many events and bytes of event bodies while the store is unreachable.
+DEFAULT_MAX_OUTBOX_EVENTS = 10_000
+DEFAULT_MAX_OUTBOX_BYTES = 8 * 1024 * 1024
+MIN_MAX_OUTBOX_EVENTS = 100
+MIN_MAX_OUTBOX_BYTES = 64 * 1024
 PRIVACY_CHOICES = ("send", "hash", "omit")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
@@ -74,6 +82,8 @@ class StoreConfig:
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
     ca_bundle: str | None = None
+    max_outbox_events: int = DEFAULT_MAX_OUTBOX_EVENTS
+    max_outbox_bytes: int = DEFAULT_MAX_OUTBOX_BYTES
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,7 @@ class AgentConfig:
     store: StoreConfig = field(default_factory=StoreConfig)
     state_dir: str = DEFAULT_STATE_DIR
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    heartbeat: float = DEFAULT_HEARTBEAT_SECONDS
 
     def monitor(self, attribute):
         return next((monitor for monitor in self.monitors if monitor.attribute == attribute), None)
@@ -113,9 +124,12 @@ def _sorted(problems):
     return sorted(problems, key=lambda problem: (problem.line, problem.column))
 
 
-_TOP_KEYS = ("device", "monitors", "geofences", "store", "state_dir", "logging")
+_TOP_KEYS = ("device", "monitors", "geofences", "store", "state_dir", "logging", "heartbeat")
 _DEVICE_KEYS = ("platform", "sdk_version", "app_id", "user_id", "customer_id", "device_id")
-_STORE_KEYS = ("url", "key_file", "key_env", "batch_size", "flush_interval", "connect_timeout", "read_timeout", "ca_bundle")
+_STORE_KEYS = (
+    "url", "key_file", "key_env", "batch_size", "flush_interval", "connect_timeout", "read_timeout", "ca_bundle",
+    "max_outbox_events", "max_outbox_bytes",
+)
 _GEOFENCE_KEYS = ("name", "latitude", "longitude", "radius")
 _MONITOR_OPTION_KEYS = {
     Kind.ONE_TIME: ("privacy",),
@@ -162,6 +176,7 @@ class _Checker:
             store=self.store(data.get("store")),
             state_dir=self.state_dir(data),
             logging=self.logging(data.get("logging")),
+            heartbeat=self.heartbeat(data),
         )
 
     # device identity
@@ -409,6 +424,8 @@ class _Checker:
             connect_timeout=self.store_duration(section, location, "connect_timeout", defaults.connect_timeout),
             read_timeout=self.store_duration(section, location, "read_timeout", defaults.read_timeout),
             ca_bundle=self.optional_string(section, location, "ca_bundle"),
+            max_outbox_events=self.whole_number(section, location, "max_outbox_events", "events", MIN_MAX_OUTBOX_EVENTS, DEFAULT_MAX_OUTBOX_EVENTS),
+            max_outbox_bytes=self.whole_number(section, location, "max_outbox_bytes", "bytes", MIN_MAX_OUTBOX_BYTES, DEFAULT_MAX_OUTBOX_BYTES),
         )
 
     def store_url(self, section, location):
@@ -457,11 +474,24 @@ class _Checker:
             return default
         return batch_size
 
+    def whole_number(self, section, location, key, unit, floor, default):
+        value = section.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < floor:
+            self.report(location + (key,), f"{key} {value!r} must be a whole number of {unit}, at least {floor}")
+            return default
+        return value
+
     def store_duration(self, section, location, key, default):
         if key not in section:
             return default
         seconds = self.duration(section[key], location + (key,), f"store.{key}", 0.1)
         return default if seconds is None else seconds
+
+    def heartbeat(self, data):
+        if "heartbeat" not in data:
+            return DEFAULT_HEARTBEAT_SECONDS
+        seconds = self.duration(data["heartbeat"], ("heartbeat",), "heartbeat", MIN_HEARTBEAT_SECONDS)
+        return DEFAULT_HEARTBEAT_SECONDS if seconds is None else seconds
 
     def state_dir(self, data):
         state_dir = self.optional_string(data, (), "state_dir")

@@ -10,6 +10,8 @@ from agent.config import (
     LOG_FORMATS,
     LOG_LEVELS,
     MAX_GEOFENCE_RADIUS_METRES,
+    MIN_MAX_OUTBOX_BYTES,
+    MIN_MAX_OUTBOX_EVENTS,
     PRIVACY_CHOICES,
     StoreConfig,
 )
@@ -32,6 +34,7 @@ def config_schema(catalog=None):
             "store": _store(),
             "state_dir": {"type": "string", "pattern": "^/", "description": "Absolute path of the agent's state: agent.db and the embedded store.", "default": "/var/lib/device-agent"},
             "logging": _logging(),
+            "heartbeat": _duration("How often the full profile is sent even when nothing changed; default 15d, at least 1m, at most 30d."),
         },
     }
 
@@ -138,6 +141,8 @@ def _store():
             "connect_timeout": _duration("Timeout for connecting to the store."),
             "read_timeout": _duration("Timeout for the store's response."),
             "ca_bundle": {"type": "string", "description": "PEM file of CA certificates for an https url."},
+            "max_outbox_events": {"type": "integer", "minimum": MIN_MAX_OUTBOX_EVENTS, "default": defaults.max_outbox_events, "description": "Events the outbox keeps."},
+            "max_outbox_bytes": {"type": "integer", "minimum": MIN_MAX_OUTBOX_BYTES, "default": defaults.max_outbox_bytes, "description": "Bytes of event bodies the outbox keeps."},
         },
     }
 

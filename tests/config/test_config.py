@@ -40,7 +40,10 @@ store:
   flush_interval: 10s
   connect_timeout: 2s
   read_timeout: 1m
+  max_outbox_events: 500
+  max_outbox_bytes: 1048576
 state_dir: /var/lib/fleet-agent
+heartbeat: 7d
 logging:
   level: DEBUG
   format: json
@@ -66,7 +69,9 @@ def test_full_config_values(write_config):
     assert config.store.url == "https://profiles.example.com"
     assert config.store.key_env == "FLEET_PROFILE_KEY"
     assert (config.store.batch_size, config.store.flush_interval, config.store.connect_timeout, config.store.read_timeout) == (50, 10.0, 2.0, 60.0)
+    assert (config.store.max_outbox_events, config.store.max_outbox_bytes) == (500, 1048576)
     assert config.state_dir == "/var/lib/fleet-agent"
+    assert config.heartbeat == 7 * 86400.0
     assert (config.logging.level, config.logging.format) == ("debug", "json")
 
 
@@ -82,6 +87,8 @@ def test_defaults(write_config):
     assert config.store.batch_size == 100
     assert config.state_dir == "/var/lib/device-agent"
     assert config.device.sdk_version is None
+    assert config.heartbeat == 15 * 86400.0
+    assert (config.store.max_outbox_events, config.store.max_outbox_bytes) == (10_000, 8 * 1024 * 1024)
 
 
 @pytest.mark.parametrize("name, platform, count", [("linux.yaml", "linux", 7), ("android.yaml", "android", 12), ("ios.yaml", "ios", 5)])
