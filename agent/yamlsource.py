@@ -189,6 +189,10 @@ class _PlainBuilder:
         except yaml.constructor.ConstructorError as error:
             self.report(node.start_mark, f"invalid value {node.value!r}: {error.problem}")
             return None
+        except (ValueError, IndexError, OverflowError, TypeError):
+            # An explicit tag on text that does not fit it, such as !!int event.
+            self.report(node.start_mark, f"invalid value {node.value!r} for the tag {node.tag.replace('tag:yaml.org,2002:', '!!')}")
+            return None
         # A YAML 1.1 date such as 2024-01-01 is kept as the text written, because no setting is a date.
         if not isinstance(value, (str, int, float, bool, type(None))):
             return node.value
@@ -197,10 +201,12 @@ class _PlainBuilder:
     def mapping(self, node, location):
         result = {}
         for key_node, value_node in node.value:
+            reported = len(self.problems)
             key = self.scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
             mark = key_node.start_mark
             if not isinstance(key, (str, int, float, bool)):
-                self.report(mark, "a key must be a plain word")
+                if len(self.problems) == reported:
+                    self.report(mark, "a key must be a plain word")
                 continue
             if key in result:
                 first = self.positions[(_KEY,) + location + (key,)]

@@ -67,6 +67,8 @@ EXPECTED = {
     "store_url_invalid_port.yaml": ("7:8", "store url is invalid: Port out of range 0-65535"),
     "store_url_with_password.yaml": ("7:8", "store url must not contain a user name or password"),
     "store_url_without_host.yaml": ("7:8", "store url 'https://' must be an http:// or https:// URL with a host"),
+    "tag_mismatch.yaml": ("5:3", "invalid value 'event' for the tag !!int"),
+    "tag_without_value.yaml": ("1:1", "invalid value '' for the tag !!int"),
     "tab_indent.yaml": ("2:1", "invalid YAML: found character '\\t' that cannot start any token"),
     "two_documents.yaml": ("6:1", "invalid YAML: but found another document"),
     "unknown_attribute.yaml": ("5:11", "unknown attribute 'timezon' (did you mean 'timezone'?)"),
