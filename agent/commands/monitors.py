@@ -6,6 +6,7 @@ def add_parser(subparsers):
     parser.add_argument("--platform", help="show only this platform: ios, android or linux")
     parser.add_argument("--sdk-version", help="show only the catalog rows that cover this SDK version, such as 2.11.4")
     parser.add_argument("--long", action="store_true", help="add each attribute's unit and description")
+    parser.add_argument("--json", action="store_true", help="print the selected rows and their attributes as JSON")
     parser.set_defaults(handler=list_monitors)
 
 
@@ -26,7 +27,12 @@ def list_monitors(args):
     if not rows:
         ranges = "; ".join(f"{row.platform} SDK {row.sdk}" for row in selected_rows(catalog, args.platform, None))
         raise AgentError(f"no catalog row covers SDK version {args.sdk_version}; covered ranges: {ranges}")
-    print(format_catalog(catalog, rows, args.long))
+    if args.json:
+        import json
+
+        print(json.dumps(catalog_summary(catalog, rows), indent=2))
+    else:
+        print(format_catalog(catalog, rows, args.long))
     return 0
 
 
@@ -37,6 +43,18 @@ def selected_rows(catalog, platform, version):
     if version is not None:
         rows = [row for row in rows if row.sdk.covers(version)]
     return rows
+
+
+def catalog_summary(catalog, rows):
+    """Return the rows with each offered attribute's kind, type, unit, personal flag and description."""
+    summary = []
+    for row in rows:
+        attributes = []
+        for name, kind in row.kinds.items():
+            spec = catalog.attributes[name]
+            attributes.append({"attribute": name, "kind": kind.value, "type": spec.type, "unit": spec.unit, "personal": spec.personal, "description": spec.description})
+        summary.append({"platform": row.platform, "sdk": str(row.sdk), "attributes": attributes})
+    return summary
 
 
 def format_catalog(catalog, rows, long=False):

@@ -212,3 +212,15 @@ def test_check_names_key_source(run_agent, tmp_path):
     result = run_agent("config", "check", path)
     assert result.returncode == 0, result.stderr
     assert "store: https://profiles.example.com (profile key from $FLEET_KEY or the systemd credential profile-key)" in result.stdout.splitlines()
+
+
+def test_monitors_json(run_agent):
+    result = run_agent("monitors", "--platform", "android", "--sdk-version", "2.11.4", "--json")
+    assert result.returncode == 0, result.stderr
+    [row] = json.loads(result.stdout)
+    assert (row["platform"], row["sdk"]) == ("android", "< 2.12")
+    kinds = {entry["attribute"]: entry["kind"] for entry in row["attributes"]}
+    assert len(kinds) == 31
+    assert kinds["signal_strength"] == "interval"
+    imei = next(entry for entry in row["attributes"] if entry["attribute"] == "imei")
+    assert imei == {"attribute": "imei", "kind": "one_time", "type": "string", "unit": "15 digits", "personal": True, "description": "IMEI of the modem."}
