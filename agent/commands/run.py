@@ -51,9 +51,10 @@ def _run_once(agent):
 def _run_forever(agent, args):
     from functools import partial
 
-    from agent.service import Service, reload_from_config_file
+    from agent.reload import reload_from_file
+    from agent.service import Service
 
-    reload = partial(reload_from_config_file, config_path=args.config, state_dir_override=args.state_dir)
+    reload = partial(reload_from_file, path=args.config, state_dir_override=args.state_dir)
     return Service(agent, reload=reload, stop_timeout=args.stop_timeout).run()
 
 
