@@ -1,7 +1,6 @@
 """The device-agent command line: parse, dispatch, and turn errors into one plain line."""
 
 import argparse
-import sys
 
 from agent import __version__
 
@@ -15,14 +14,15 @@ def main(argv=None):
         parser.print_help()
         return 2
     from agent.errors import AgentError, ConfigError
+    from agent.logs import print_error
 
     try:
         return args.handler(args)
     except ConfigError as error:
-        print(f"device-agent: invalid configuration:\n{error}", file=sys.stderr)
+        print_error(f"device-agent: invalid configuration:\n{error}")
         return EX_CONFIG
     except AgentError as error:
-        print(f"device-agent: {error}", file=sys.stderr)
+        print_error(f"device-agent: {error}")
         return 1
     except KeyboardInterrupt:
         return 130

@@ -55,6 +55,8 @@ CREATE TABLE IF NOT EXISTS attributes (
     PRIMARY KEY (app_id, device_id, name)
 ) WITHOUT ROWID;
 
+-- NOTE: applied_events gets one row per event and is never pruned, so the
+-- file grows with the number of events received.
 CREATE TABLE IF NOT EXISTS applied_events (
     app_id TEXT NOT NULL,
     event_id TEXT NOT NULL,
@@ -71,7 +73,7 @@ VALUES (?, ?, ?, ?, ?)
 """
 
 # The WHERE clause of each upsert is the last-writer-wins rule: a row changes
-# only for a higher sequence, so rowcount tells whether the record changed it.
+# only for a higher sequence, so rowcount shows whether the record changed it.
 UPSERT_PROFILE = """
 INSERT INTO profiles (
     app_id, device_id, user_id, customer_id, os, platform, sdk_version, push_id,

@@ -1,8 +1,8 @@
 """HTTP request handling of the profile store: routing, auth, limits, validation.
 
 Every response is JSON. A client error gets a 4xx status and a body of the form
-{"error": {"status": 400, "reason": "..."}}; anything else that goes wrong is
-a bug, logged with its traceback and answered 500.
+{"error": {"status": 400, "reason": "..."}}. Anything else that goes wrong is
+a bug, which is logged with its traceback and gets status 500.
 """
 
 import hmac
@@ -121,6 +121,16 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def handle_expect_100(self):
+        # Reject a body over the cap before the client sends it, not after.
+        length = self.headers.get("Content-Length", "").strip()
+        if CONTENT_LENGTH_PATTERN.fullmatch(length) and int(length) > self.server.max_body:
+            error = body_too_large(int(length), self.server.max_body)
+            self.body_pending = True
+            self.send_json(error.status, error.payload(), ())
+            return False
+        return super().handle_expect_100()
 
     def log_message(self, format, *args):
         log.debug("%s %s", self.address_string(), format % args)
@@ -305,13 +315,8 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
                 f"Content-Length {shorten(text)} is not a non-negative integer; send the body's size in bytes"
             )
         length = int(text)
-        max_body = self.server.max_body
-        if length > max_body:
-            raise HttpError(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                f"the body is {length} bytes, more than the maximum of {max_body}; "
-                f"send at most {MAX_RECORDS} records per request and smaller values",
-            )
+        if length > self.server.max_body:
+            raise body_too_large(length, self.server.max_body)
 
         try:
             raw = self.rfile.read(length)
@@ -477,6 +482,14 @@ def error_payload(status, reason):
 
 def bad_request(reason):
     return HttpError(HTTPStatus.BAD_REQUEST, reason)
+
+
+def body_too_large(length, max_body):
+    return HttpError(
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        f"the body is {length} bytes, more than the maximum of {max_body}; "
+        f"send at most {MAX_RECORDS} records per request and smaller values",
+    )
 
 
 def not_found(raw_path):

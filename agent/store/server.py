@@ -66,7 +66,7 @@ class StoreHTTPServer(ThreadingHTTPServer):
     def shutdown_request(self, request):
         # Lingering close: reading what the client still sends (an unread body
         # after 413, the rest of a 414 request line) keeps the kernel from
-        # answering those bytes with a reset, which can discard the response.
+        # responding to those bytes with a reset, which can discard the response.
         try:
             request.shutdown(socket.SHUT_WR)
             request.settimeout(LINGER_SECONDS)
@@ -151,7 +151,7 @@ class ProfileStoreServer:
             self._db = None
             raise StoreError(
                 f"cannot listen on {self.host}:{self.port}: {error.strerror or error}; "
-                "pick another --port or stop the process that uses it"
+                "check --host, and pick another --port if another process uses this one"
             ) from None
         log.info(
             "profile store listening on %s (database %s, authentication %s, rate limit %s)",

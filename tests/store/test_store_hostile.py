@@ -296,6 +296,19 @@ def test_hostile_too_many_headers(hostile_store):
     assert payload["error"]["reason"]
 
 
+def test_hostile_expect_continue_over_cap(hostile_store):
+    address = urlsplit(hostile_store.url)
+    request = request_bytes(
+        "POST", EVENTS, headers={"Content-Length": str(MAX_BODY + 1), "Expect": "100-continue"}
+    )
+    with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+        connection.sendall(request)
+        status_line = connection.makefile("rb").readline()
+
+    # A 100 Continue here would invite the client to send a body the store then rejects.
+    assert status_line.startswith(b"HTTP/1.1 413 ")
+
+
 def test_hostile_whole_body_over_cap(hostile_store):
     response = httpx.post(
         hostile_store.url + EVENTS,
