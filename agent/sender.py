@@ -89,8 +89,8 @@ class Sender:
     def run(self, stop, wakeup, flush_interval):
         """Send until stop is set: each flush interval, or sooner when wakeup is set, backing off on failures.
 
-        flush_interval is in seconds, or a function returning them, which
-        is called each round so that a reloaded config takes effect.
+        flush_interval is in seconds, or a function returning them that is
+        called each round.
         """
         interval = flush_interval if callable(flush_interval) else lambda: flush_interval
         while not stop.is_set():
