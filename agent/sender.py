@@ -128,10 +128,16 @@ class Sender:
             if result.retry:
                 self.retry_at = time.monotonic() + self.backoff.next_delay(result.retry_after)
             else:
-                self.backoff.reset()
-                self.retry_at = 0.0
+                self._recovered()
             if deadline is not None and time.monotonic() > deadline:
                 return self.outbox.depth() == 0
+
+    def _recovered(self):
+        if self.backoff.failures:
+            log.info("Delivery to the profile store works again after %d failed attempts", self.backoff.failures)
+        self.last_error = None
+        self.backoff.reset()
+        self.retry_at = 0.0
 
     def _wait_for_retry(self, deadline, stop):
         """Wait out the backoff; return False when stop is set or the backoff ends after the deadline."""
@@ -167,8 +173,11 @@ class Sender:
             return self._settle(batch, results if isinstance(results, list) else [])
         reason = _error_reason(body) or response.text[:200] or f"HTTP {status}"
         if status == 413 and len(batch) > 1:
+            # A smaller batch can go at once, because the store is up.
             self.batch_size = max(1, len(batch) // 2)
-            return self._failed(batch, f"store rejected a batch of {len(batch)} as too large; retrying with {self.batch_size}")
+            self.outbox.record_attempt(batch)
+            log.warning("Profile store rejected a batch of %d events as too large; sending batches of %d from now on", len(batch), self.batch_size)
+            return BatchResult(sent=len(batch))
         if status in (401, 403):
             return self._failed(batch, f"the profile store rejected the profile key (HTTP {status}); fix the key, events are kept meanwhile")
         if status in RETRIED_STATUSES or status >= 500 or status < 400:

@@ -91,10 +91,15 @@ def test_sender_halves_batch_on_413(tmp_path, proxy_factory):
         sizes.append(size)
         return ("status", 413, {}, b'{"error":{"status":413,"reason":"too large"}}') if size > 30 else ("forward",)
 
-    sender = make_sender(outbox, proxy_factory(script).url)
+    proxy = proxy_factory(script)
+    sender = make_sender(outbox, proxy.url)
+    sender.backoff.base = 5.0
     assert sender.drain(deadline=time.monotonic() + 10)
     assert sizes[:3] == [100, 50, 25]
     assert outbox.dead_letter_count() == 0
+    # The store is up, so smaller batches go without a backoff wait.
+    assert proxy.arrivals[2] - proxy.arrivals[0] < 2.0
+    assert sender.last_error is None
 
 
 def test_sender_honours_retry_after(tmp_path, proxy_factory):
@@ -110,6 +115,8 @@ def test_sender_honours_retry_after(tmp_path, proxy_factory):
     assert sender.drain(deadline=time.monotonic() + 10)
     assert proxy.arrivals[1] - proxy.arrivals[0] >= 0.95
     assert store_state(proxy.url) == final_state(db)
+    assert sender.last_error is None
+    assert sender.backoff.failures == 0
 
 
 def test_sender_backoff_outlives_drain_calls(tmp_path, proxy_factory):
