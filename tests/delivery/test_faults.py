@@ -288,3 +288,20 @@ def test_agent_key_from_environment_never_logged(tmp_path, store):
     assert KEY not in finished.stderr
     assert KEY not in finished.stdout
     assert "timezone" in store_state(store.url)
+
+
+def test_agent_starts_clean_after_corrupt_state(tmp_path, store, key_file):
+    root, state_dir = tmp_path / "root", tmp_path / "state"
+    HostChanges(root)
+    config_path = tmp_path / "agent.yaml"
+    config_path.write_text(AGENT_CONFIG.format(app_id=APP_ID, url=store.url, key_file=key_file, state_dir=state_dir))
+    state_dir.mkdir()
+    (state_dir / "agent.db").write_bytes(b"\x00garbage that is no SQLite file" * 200)
+
+    finished = subprocess.run(agent_command(config_path, root, "--once"), env=agent_environment(), capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 0, finished.stderr
+    moved = list(state_dir.glob("agent.db.corrupt-*"))
+    assert len(moved) == 1
+    assert str(moved[0]) in finished.stderr
+    assert "register again" in finished.stderr
+    assert store_state(store.url) == final_state(StateDB(state_dir / "agent.db"))
