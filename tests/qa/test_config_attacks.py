@@ -146,3 +146,18 @@ def test_config_rejects_binary_state_dir(tmp_path):
 
     assert result.returncode == EX_CONFIG, result.stderr
     assert not (tmp_path / "b'hello'").exists()
+
+
+@pytest.mark.parametrize("field", ['app_id: "my app/1"', 'device_id: "dev ice"', f'user_id: {"u" * 2000}'])
+def test_config_rejects_ids_store_rejects(tmp_path, field):
+    key, _, value = field.partition(": ")
+    lines = {"app_id": "qa", key: value}
+    identity = "".join(f"  {name}: {text}\n" for name, text in lines.items())
+    config = tmp_path / "agent.yaml"
+    config.write_text(f"device:\n  platform: linux\n{identity}monitors:\n  event: [timezone]\n")
+    state_dir = tmp_path / "state"
+
+    result = run_once(config, state_dir)
+
+    assert_rejected(result, config, state_dir)
+    assert key in result.stderr
