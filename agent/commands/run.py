@@ -2,7 +2,7 @@
 
 import sys
 
-from agent.commands.common import add_config_arguments, load
+from agent.commands.common import add_config_arguments, add_root_argument, load
 
 DEFAULT_STOP_TIMEOUT = 10.0
 
@@ -11,7 +11,7 @@ def add_parser(subparsers):
     parser = subparsers.add_parser("run", help="run the agent")
     add_config_arguments(parser)
     parser.add_argument("--once", action="store_true", help="register, capture every enabled monitor once, deliver, and exit 0 only when the store acknowledged everything")
-    parser.add_argument("--root", default="/", help="read host files under this directory instead of / (default: /)")
+    add_root_argument(parser)
     parser.add_argument("--log-format", choices=("text", "json"), help="log line format on stderr, overriding logging.format in the config")
     parser.add_argument(
         "--stop-timeout",
