@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from agent.catalog import Kind, Version, load_catalog
 from agent.durations import format_duration, parse_duration
 from agent.errors import CatalogError, ConfigError
+from agent.store.records import ID_PATTERN, MAX_TEXT_CHARS
 from agent.yamlsource import DocumentError, load_document
 
 DEFAULT_STATE_DIR = "/var/lib/device-agent"
@@ -192,10 +193,10 @@ class _Checker:
         device = DeviceConfig(
             platform=platform or "linux",
             sdk_version=sdk_version,
-            app_id=self.required_string(section, location, "app_id") or "",
-            user_id=self.optional_string(section, location, "user_id"),
-            customer_id=self.optional_string(section, location, "customer_id"),
-            device_id=self.optional_string(section, location, "device_id"),
+            app_id=self.identifier(self.required_string(section, location, "app_id"), location, "app_id") or "",
+            user_id=self.profile_text(self.optional_string(section, location, "user_id"), location, "user_id"),
+            customer_id=self.profile_text(self.optional_string(section, location, "customer_id"), location, "customer_id"),
+            device_id=self.identifier(self.optional_string(section, location, "device_id"), location, "device_id"),
         )
         if platform is None or not version_valid:
             return device, None
@@ -335,6 +336,19 @@ class _Checker:
             return 0.0
         return jitter
 
+    def identifier(self, value, location, key):
+        """Check an id that travels in the store's URLs and event records."""
+        if value is not None and not ID_PATTERN.fullmatch(value):
+            self.report(location + (key,), f"{key} {value[:60]!r} is invalid; use 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'")
+            return None
+        return value
+
+    def profile_text(self, value, location, key):
+        if value is not None and len(value) > MAX_TEXT_CHARS:
+            self.report(location + (key,), f"{key} is {len(value)} characters long; the profile store takes at most {MAX_TEXT_CHARS}")
+            return None
+        return value
+
     def offered(self, attribute, kind, offer, device, location):
         offered_kind = offer.kind_of(attribute)
         if offered_kind is kind:
@@ -452,6 +466,9 @@ class _Checker:
         except PermissionError:
             self.report(at, f"key file {key_file!r} cannot be reached: permission denied on a parent directory")
             return None
+        except OSError as error:
+            self.report(at, f"key file {key_file!r} cannot be read: {error.strerror or error}")
+            return None
         if not stat.S_ISREG(status.st_mode):
             self.report(at, f"key file {key_file!r} is not a regular file")
             return None
@@ -562,6 +579,10 @@ class _Checker:
             value = self.document.scalar_text(location + (key,)) or str(value)
         if not value.strip():
             self.report(location + (key,), f"{key} is empty")
+            return None
+        if "\0" in value:
+            # Paths and ids end at a NUL in every system call, so the value would silently mean something else.
+            self.report(location + (key,), f"{key} contains a NUL character; remove it")
             return None
         return value
 

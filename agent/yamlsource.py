@@ -6,6 +6,8 @@ expansion, so an alias bomb is never expanded; a config file needs none.
 Explicit tags, deep nesting and oversized files are rejected as well.
 """
 
+import os
+import stat
 from dataclasses import dataclass
 
 import yaml
@@ -99,14 +101,17 @@ def load_document(path, max_bytes=MAX_CONFIG_BYTES):
 
 def _read_text(path, max_bytes):
     try:
-        with open(path, "rb") as stream:
-            raw = stream.read(max_bytes + 1)
+        raw = _read_regular_file(path, max_bytes + 1)
     except FileNotFoundError:
         raise DocumentError([Problem(path, 1, 1, "file not found")]) from None
     except IsADirectoryError:
         raise DocumentError([Problem(path, 1, 1, "is a directory, not a file")]) from None
     except PermissionError:
         raise DocumentError([Problem(path, 1, 1, "permission denied; run as a user that can read the file")]) from None
+    except OSError as error:
+        raise DocumentError([Problem(path, 1, 1, f"cannot read the file: {error.strerror or error}")]) from None
+    except ValueError:
+        raise DocumentError([Problem(path, 1, 1, "the path contains a NUL character")]) from None
     if len(raw) > max_bytes:
         raise DocumentError([Problem(path, 1, 1, f"file is larger than {max_bytes} bytes; a config file is a few kilobytes")])
     try:
@@ -115,6 +120,21 @@ def _read_text(path, max_bytes):
         line = raw[: error.start].count(b"\n") + 1
         column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
         raise DocumentError([Problem(path, line, column, f"invalid UTF-8 (byte 0x{raw[error.start]:02x}); save the file as UTF-8")]) from None
+
+
+def _read_regular_file(path, limit):
+    """Read at most limit bytes; a FIFO or device would block or never end, so only regular files are read."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(mode):
+            raise OSError(0, "not a regular file")
+        with os.fdopen(descriptor, "rb", closefd=False) as stream:
+            return stream.read(limit)
+    finally:
+        os.close(descriptor)
 
 
 def _line_column(text, offset):
