@@ -324,9 +324,11 @@ class Agent:
         if self._scheduler is not None:
             self._scheduler.stop()
             self._scheduler = None
+        deadline = time.monotonic() + flush_timeout
         if self._sender_thread is not None:
-            self._sender_thread.join()
-        delivered = self.sender.drain(deadline=time.monotonic() + flush_timeout)
+            # A request in flight to a hung store may outlast the flush timeout; the thread is a daemon.
+            self._sender_thread.join(flush_timeout)
+        delivered = self.sender.drain(deadline=deadline)
         if not delivered:
             log.warning("Stopping with %d events not yet delivered; they stay in the outbox for the next start", self.outbox.depth())
         return delivered

@@ -77,8 +77,11 @@ class Sender:
         # Monotonic time before which no request is sent; it outlives drain() calls.
         self.retry_at = 0.0
         self._key = key
+        self._read_timeout = store_config.read_timeout
+        self._connect_timeout = store_config.connect_timeout
+        self._timeout = httpx.Timeout(store_config.read_timeout, connect=store_config.connect_timeout)
         self._client = httpx.Client(
-            timeout=httpx.Timeout(store_config.read_timeout, connect=store_config.connect_timeout),
+            timeout=self._timeout,
             verify=tls_context(store_config.ca_bundle),
             transport=transport,
         )
@@ -94,21 +97,14 @@ class Sender:
         """
         interval = flush_interval if callable(flush_interval) else lambda: flush_interval
         while not stop.is_set():
-            seconds = interval()
-            backing_off = self.retry_at - time.monotonic()
-            if backing_off > 0:
-                # Captures set wakeup while the store is down; only stop may cut the backoff short.
-                stop.wait(backing_off)
-                continue
             try:
-                drained = self.drain(deadline=time.monotonic() + seconds, stop=stop)
+                drained = self.drain(stop=stop)
             except Exception:  # noqa: BLE001 - a dead sender thread would stop delivery until a restart
                 log.exception("Sending the outbox failed; retrying with backoff")
                 self.retry_at = time.monotonic() + self.backoff.next_delay()
                 continue
-            # A backlog that outlasted the flush interval is sent on at once.
             if drained:
-                wakeup.wait(seconds)
+                wakeup.wait(interval())
                 wakeup.clear()
 
     def drain(self, deadline=None, stop=None):
@@ -116,15 +112,16 @@ class Sender:
 
         A backoff left by an earlier call is honoured, so calling drain()
         in a loop does not send faster than the backoff allows. Setting
-        stop ends a backoff wait early.
+        stop ends a backoff wait early, but captures that fill the outbox
+        meanwhile do not. With a deadline, no request outlasts it.
         """
         stop = stop or threading.Event()
         while True:
             if not self._wait_for_retry(deadline, stop):
                 return False
-            result = self.send_batch()
+            result = self.send_batch(deadline)
             if result.sent == 0:
-                return True
+                return self.outbox.depth() == 0
             if result.retry:
                 self.retry_at = time.monotonic() + self.backoff.next_delay(result.retry_after)
             else:
@@ -150,7 +147,14 @@ class Sender:
             return False
         return not stop.wait(delay)
 
-    def send_batch(self):
+    def send_batch(self, deadline=None):
+        """Send the oldest batch; with a deadline, the request times out by then at the latest."""
+        timeout = self._timeout
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return BatchResult()
+            timeout = httpx.Timeout(min(self._read_timeout, remaining), connect=min(self._connect_timeout, remaining))
         batch = self.outbox.pending(self.batch_size)
         if not batch:
             return BatchResult()
@@ -160,7 +164,7 @@ class Sender:
         if self._key:
             headers["key"] = self._key
         try:
-            response = self._client.post(self.endpoint, content=content.encode("utf-8"), headers=headers)
+            response = self._client.post(self.endpoint, content=content.encode("utf-8"), headers=headers, timeout=timeout)
         except httpx.HTTPError as error:
             return self._failed(batch, f"cannot reach the profile store at {self.endpoint}: {type(error).__name__}: {error}")
         return self._handle(batch, response)
