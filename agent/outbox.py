@@ -12,7 +12,9 @@ settings table, so they survive restarts.
 import json
 import logging
 import time
+import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 log = logging.getLogger("agent.outbox")
 
@@ -98,10 +100,13 @@ class Outbox:
         attributes = event.get("attributes") or {}
         coalescable = event.get("type") == "update" and len(attributes) == 1
         attribute = next(iter(attributes)) if coalescable else None
+        body = _ENCODER.encode(event)
         connection.execute(
             "INSERT INTO outbox (device_id, event_id, attribute, body, created_at) VALUES (?, ?, ?, ?, ?)",
-            (event["device_id"], event["event_id"], attribute, _ENCODER.encode(event), time.time()),
+            (event["device_id"], event["event_id"], attribute, body, time.time()),
         )
+        if event.get("type") == "registration":
+            connection.execute("INSERT OR REPLACE INTO registrations (device_id, body) VALUES (?, ?)", (event["device_id"], body))
         events, size, max_events, max_bytes = connection.execute(_TOTALS_AND_LIMITS).fetchone()
         max_events = max_events or DEFAULT_MAX_EVENTS
         max_bytes = max_bytes or DEFAULT_MAX_BYTES
@@ -131,6 +136,30 @@ class Outbox:
                     (event.row_id, event.device_id, event.event_id, event.text, reason, now),
                 )
                 connection.execute("DELETE FROM outbox WHERE id = ?", (event.row_id,))
+
+    def registration_again(self, device_id):
+        """Return a new registration event for a device whose profile the store lost, or None.
+
+        It repeats the device's last registration with a new event id and
+        the next sequence number, and carries the device's last values, so
+        one record restores the whole profile. None means no registration
+        of the device was kept, as in a state database from an older agent.
+        """
+        with self.db.transaction() as connection:
+            row = connection.execute("SELECT body FROM registrations WHERE device_id = ?", (device_id,)).fetchone()
+            sequence = connection.execute("SELECT next_sequence FROM devices WHERE device_id = ?", (device_id,)).fetchone()
+            if row is None or sequence is None:
+                return None
+            connection.execute("UPDATE devices SET next_sequence = next_sequence + 1 WHERE device_id = ?", (device_id,))
+            last_values = connection.execute("SELECT attribute, payload FROM last_values WHERE device_id = ?", (device_id,)).fetchall()
+        event = json.loads(row[0])
+        event.update(
+            event_id=uuid.uuid4().hex,
+            sequence=sequence[0],
+            captured_at=datetime.now(timezone.utc).isoformat(),
+            attributes={attribute: json.loads(payload) for attribute, payload in last_values},
+        )
+        return event
 
     def record_attempt(self, events):
         with self.db.transaction(durable=False) as connection:

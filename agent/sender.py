@@ -30,6 +30,11 @@ REJECTED = "rejected"
 MAX_BATCH = 100
 # Statuses that mean "try again later". 401 and 403 are retried too, because a key fix makes them pass.
 RETRIED_STATUSES = {401, 403, 408, 425, 429}
+# The store's reason for an update of a device it has no profile for.
+# NOTE: matched as text because the store's results carry no error code.
+NOT_REGISTERED = "is not registered"
+# Seconds within which a device is not registered again, so a store that keeps forgetting it cannot cause a loop.
+REGISTER_AGAIN_INTERVAL = 60.0
 # A Retry-After beyond this many seconds is taken as a mistake and shortened to it.
 MAX_RETRY_AFTER = 3600.0
 
@@ -76,6 +81,8 @@ class Sender:
         self.last_error = None
         # Monotonic time before which no request is sent; it outlives drain() calls.
         self.retry_at = 0.0
+        self.dead_lettered = 0  # events this sender moved to the dead-letter table
+        self._registered_again = {}  # device id -> monotonic time of its last new registration
         self._key = key
         self._read_timeout = store_config.read_timeout
         self._connect_timeout = store_config.connect_timeout
@@ -160,11 +167,8 @@ class Sender:
             return BatchResult()
         # The bodies go out as stored, which saves parsing and re-encoding each one.
         content = '{"records":[' + ",".join(event.text for event in batch) + "]}"
-        headers = {"Content-Type": "application/json"}
-        if self._key:
-            headers["key"] = self._key
         try:
-            response = self._client.post(self.endpoint, content=content.encode("utf-8"), headers=headers, timeout=timeout)
+            response = self._client.post(self.endpoint, content=content.encode("utf-8"), headers=self._headers(), timeout=timeout)
         except httpx.HTTPError as error:
             return self._failed(batch, f"cannot reach the profile store at {self.endpoint}: {type(error).__name__}: {error}")
         return self._handle(batch, response)
@@ -203,9 +207,10 @@ class Sender:
                 unknown.append(event)
         if acknowledged:
             self.outbox.acknowledge(acknowledged)
+        rejected, resending = self._register_lost_devices(rejected)
         if rejected:
             self._dead_letter(rejected)
-        if acknowledged or rejected:
+        if acknowledged or rejected or resending:
             self.last_delivery = time.time()
         result = BatchResult(sent=len(batch), acknowledged=len(acknowledged), dead_lettered=len(rejected))
         if unknown:
@@ -215,8 +220,48 @@ class Sender:
             self._failed(unknown, result.error)
         return result
 
+    def _register_lost_devices(self, rejected):
+        """Register again the devices the store has no profile for; return (events still rejected, count kept for resending)."""
+        lost = {event.device_id for event, reason in rejected if NOT_REGISTERED in reason}
+        registered = {device_id for device_id in lost if self._register_again(device_id)}
+        still_rejected = [(event, reason) for event, reason in rejected if event.device_id not in registered]
+        return still_rejected, len(rejected) - len(still_rejected)
+
+    def _register_again(self, device_id):
+        """Send a new registration for a device whose profile the store lost; return True when the store took it."""
+        # A device whose profile is missing again right after registering would loop, so its events are dead-lettered.
+        last = self._registered_again.get(device_id)
+        if last is not None and time.monotonic() - last < REGISTER_AGAIN_INTERVAL:
+            return False
+        event = self.outbox.registration_again(device_id)
+        if event is None:
+            return False
+        try:
+            response = self._client.post(self.endpoint, json={"records": [event]}, headers=self._headers())
+            results = response.json().get("results") if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, AttributeError) as error:
+            log.warning("Registering device %s again failed: %s; its events stay in the outbox", device_id, error)
+            return True
+        statuses = [item.get("status") for item in results or [] if isinstance(item, dict)]
+        if statuses and statuses[0] in ACKNOWLEDGED:
+            self._registered_again[device_id] = time.monotonic()
+            log.warning(
+                "Profile store had no profile for device %s; registered it again with its %d last values and resending its events",
+                device_id, len(event["attributes"]),
+            )
+            return True
+        log.error("Profile store did not take the new registration of device %s (HTTP %d); dead-lettering its events", device_id, response.status_code)
+        return False
+
+    def _headers(self):
+        headers = {"Content-Type": "application/json"}
+        if self._key:
+            headers["key"] = self._key
+        return headers
+
     def _dead_letter(self, rejected):
         self.outbox.dead_letter(rejected)
+        self.dead_lettered += len(rejected)
         for event, reason in rejected:
             log.error(
                 "Profile store rejected event %s of device %s: %s; moved it to the dead-letter table, fix the cause and resend it from there",

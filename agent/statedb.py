@@ -66,6 +66,12 @@ END;
 CREATE TRIGGER IF NOT EXISTS outbox_totals_delete AFTER DELETE ON outbox BEGIN
     UPDATE outbox_totals SET events = events - 1, bytes = bytes - length(CAST(OLD.body AS BLOB)) WHERE id = 1;
 END;
+-- The newest registration of each device, kept after delivery so that the device can
+-- register again when the store has lost its profile.
+CREATE TABLE IF NOT EXISTS registrations (
+    device_id TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS dead_letter (
     id INTEGER PRIMARY KEY,
     device_id TEXT NOT NULL,

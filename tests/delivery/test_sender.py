@@ -7,6 +7,7 @@ import subprocess
 import threading
 import time
 
+import httpx
 import pytest
 
 from agent.errors import AgentError
@@ -310,3 +311,39 @@ def test_sender_halves_batch_on_real_413(tmp_path, store):
     assert sender.batch_size < 100
     assert outbox.dead_letter_count() == 0
     assert store_state(store.url) == final_state(db)
+
+
+def test_sender_registers_device_store_lost(tmp_path, store, proxy_factory, caplog):
+    db, outbox = queued_state(tmp_path, updates=3)
+    ChangeTracker(db).record("device-1", "event", [sample("timezone", "Asia/Tokyo")])
+    proxy = proxy_factory()
+    sender = make_sender(outbox, proxy.url)
+    assert sender.drain(deadline=time.monotonic() + 10)
+
+    # The store loses every profile: the proxy now forwards to an empty one.
+    from agent.store.server import ProfileStoreServer
+
+    empty = ProfileStoreServer(tmp_path / "empty-store.db", key=KEY).start()
+    try:
+        proxy.upstream = httpx.URL(empty.url)
+        ChangeTracker(db).record("device-1", "interval", [sample("battery_level", 77)])
+        with caplog.at_level(logging.WARNING, logger="agent.sender"):
+            assert sender.drain(deadline=time.monotonic() + 10)
+        assert outbox.dead_letter_count() == 0
+        assert store_state(empty.url) == final_state(db)
+        assert any("registered it again" in record.getMessage() for record in caplog.records)
+    finally:
+        empty.shutdown()
+
+
+def test_sender_dead_letters_without_kept_registration(tmp_path, store):
+    db, outbox = queued_state(tmp_path, updates=2)
+    # A state database from an agent that kept no copy of the registration, whose registration was delivered.
+    db.query("DELETE FROM registrations")
+    db.query("DELETE FROM outbox WHERE json_extract(body, '$.type') = 'registration'")
+    sender = make_sender(outbox, store.url)
+    assert sender.drain(deadline=time.monotonic() + 10)
+    assert outbox.dead_letter_count() == 2
+    assert sender.dead_lettered == 2
+    reasons = [row[0] for row in db.query("SELECT reason FROM dead_letter")]
+    assert all("is not registered" in reason for reason in reasons)
