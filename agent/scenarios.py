@@ -245,13 +245,14 @@ class _Checker:
             if not (isinstance(centre, list) and len(centre) == 2 and all(_is_number(part) for part in centre)):
                 self.report(path + ("centre",), f"must be [latitude, longitude] in degrees, not {centre!r}")
                 centre = (0.0, 0.0)
-            mcc = str(entry.get("mcc", ""))
-            if not (len(mcc) == 3 and mcc.isdigit()):
+            # YAML reads an unquoted 001 as the number 1, losing the leading zeros.
+            mcc = entry.get("mcc")
+            if not (isinstance(mcc, str) and len(mcc) == 3 and mcc.isdigit()):
                 self.report(path + ("mcc",), f"must be a quoted string of 3 digits, such as \"262\", not {entry.get('mcc')!r}")
             networks = tuple(self.networks(entry.get("networks"), path + ("networks",)))
             countries[str(code)] = Country(
                 str(code), self.text(entry, path + ("timezone",)), self.text(entry, path + ("language",)),
-                mcc, float(centre[0]), float(centre[1]), networks,
+                str(mcc), float(centre[0]), float(centre[1]), networks,
             )
         return countries
 
@@ -260,8 +261,8 @@ class _Checker:
             self.report(path, "must be a list of {telco, mnc}")
             return
         for index, entry in enumerate(value):
-            mnc = str(entry.get("mnc", "")) if isinstance(entry, dict) else ""
-            if not (2 <= len(mnc) <= 3 and mnc.isdigit()):
+            mnc = entry.get("mnc") if isinstance(entry, dict) else None
+            if not (isinstance(mnc, str) and 2 <= len(mnc) <= 3 and mnc.isdigit()):
                 self.report(path + (str(index),), "needs telco and mnc, the MNC a quoted string of 2 or 3 digits such as \"01\"")
                 continue
             yield str(entry.get("telco") or ""), mnc
