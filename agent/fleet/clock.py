@@ -47,6 +47,10 @@ class SimulatedClock:
         self.mark()
 
     @property
+    def wall_start(self):
+        return self._wall_start
+
+    @property
     def wall_elapsed(self):
         return (self._wall_end or time.monotonic()) - self._wall_start
 

@@ -24,7 +24,8 @@ def format_summary(summary):
     mix = ", ".join(f"{label} {count}" for label, count in devices["by_mix"].items())
     lines = [
         f"devices      {devices['total']} ({mix}), scenario {summary['scenario']}, seed {summary['seed']}",
-        f"simulated    {summary['simulated']['duration_seconds'] / 3600:g} h in {summary['wall_seconds']:.1f} s of wall time"
+        f"simulated    {summary['simulated']['duration_seconds'] / 3600:g} h in {summary['simulation_wall_seconds']:.1f} s,"
+        f" delivered in {summary['wall_seconds']:.1f} s of wall time"
         + (f" ({events['per_wall_second']:,.0f} events/s)" if events["per_wall_second"] else ""),
         f"captures     {summary['captures']:,}",
         f"events       {events['total']:,}: " + ", ".join(f"{kind} {count:,}" for kind, count in events["by_kind"].items()),

@@ -38,6 +38,8 @@ log = logging.getLogger("agent.fleet")
 DEFAULT_MIX = (("android", "2.11", 40.0), ("android", "2.12", 30.0), ("ios", "2.12", 30.0))
 # Interval-based monitors the scenario gives no interval run this often.
 DEFAULT_INTERVAL = 900.0
+CACHE_KIB = 256 * 1024
+BATCH_FILL_WAIT = 0.02  # seconds
 
 
 @dataclass
@@ -57,6 +59,8 @@ class FleetOptions:
     device_prefix: str | None = None
     # Captures are recorded in one transaction per this many simulated seconds.
     tick: float = 60.0
+    # Devices are split over this many state databases, each delivered by its own sender thread.
+    shards: int = 4
     # A fleet's outage is compressed in time, so its sender retries sooner than a device's would.
     retry_cap: float = 2.0
     drain_timeout: float = 120.0
@@ -94,11 +98,75 @@ def assign_mix(devices, mix):
     return counts
 
 
-class _Device:
-    __slots__ = ("index", "device_id", "label", "source", "monitors", "privacy_key", "last")
+class _Shard:
+    """A part of the fleet with its own state database, change tracker, outbox and sender thread.
 
-    def __init__(self, index, device_id, label, source, monitors, key):
+    Splitting the fleet lets several senders wait on the store at once,
+    as separate agents would, while each device's events stay in order.
+    """
+
+    def __init__(self, number, path, fleet):
+        self.number = number
+        self.fleet = fleet
+        # NORMAL loses at most the last commits on power loss; a fleet's state is thrown away after the run.
+        self.db = StateDB(path, synchronous="NORMAL")
+        # SQLite's default 2 MiB page cache is far smaller than a big fleet's outbox and last values.
+        self.db.query(f"PRAGMA cache_size = -{CACHE_KIB}")
+        self.tracker = ChangeTracker(self.db)
+        self.outbox = FleetOutbox(self.db, fleet.clock, fleet.stats)
+        store_config = StoreConfig(url=fleet.store_url, batch_size=100)
+        self.sender = Sender(self.outbox, fleet.store_url, fleet.options.app_id, fleet.key, store_config)
+        self.sender.backoff = Backoff(base=0.05, cap=fleet.options.retry_cap, rng=random.Random(fleet.options.seed + number))
+        self.wakeup = threading.Event()
+        self.thread = None
+
+    def start(self):
+        self.thread = threading.Thread(target=self._send_loop, name=f"fleet-sender-{self.number}", daemon=True)
+        self.thread.start()
+
+    def record(self, pending):
+        """Record {(device_id, kind): samples} in one transaction and wake the sender; return the events."""
+        events = self.tracker.record_many([(device_id, kind, samples) for (device_id, kind), samples in pending.items()])
+        self.wakeup.set()
+        return events
+
+    def _send_loop(self):
+        finished = self.fleet.finished
+        drain_timeout = self.fleet.options.drain_timeout
+        deadline = None
+        while True:
+            result = self.sender.send_batch()
+            if result.sent == 0:
+                if finished.is_set():
+                    return
+                self.wakeup.wait(0.05)
+                self.wakeup.clear()
+                continue
+            if not result.retry:
+                self.sender.backoff.reset()
+                if result.sent < self.sender.batch_size and not finished.is_set():
+                    # A short wait lets the next batch fill up, and full batches cost the store less per event.
+                    self.wakeup.wait(BATCH_FILL_WAIT)
+                    self.wakeup.clear()
+                continue
+            if finished.is_set():
+                deadline = deadline or time.monotonic() + drain_timeout
+                if time.monotonic() > deadline:
+                    log.error("Fleet shard %d still holds %d events after %gs of retries: %s", self.number, self.outbox.depth(), drain_timeout, result.error)
+                    return
+            time.sleep(self.sender.backoff.next_delay(result.retry_after))
+
+    def close(self):
+        self.sender.close()
+        self.db.close()
+
+
+class _Device:
+    __slots__ = ("index", "device_id", "label", "source", "monitors", "privacy_key", "last", "shard")
+
+    def __init__(self, index, device_id, label, source, monitors, key, shard):
         self.index = index
+        self.shard = shard
         self.device_id = device_id
         self.label = label
         self.source = source
@@ -124,8 +192,8 @@ class Fleet:
         self.stats = FleetStats(self.options.duration, start)
         self.devices = []
         self._tempdir = None
-        self._finished = threading.Event()
-        self._wakeup = threading.Event()
+        self.shards = []
+        self.finished = threading.Event()
         # Shared by every schedule, so jitter is drawn in queue order and stays deterministic.
         self._schedule_rng = random.Random(self.options.seed)
 
@@ -136,19 +204,14 @@ class Fleet:
         if state_dir is None:
             self._tempdir = tempfile.TemporaryDirectory(prefix="device-agent-fleet-")
             state_dir = self._tempdir.name
-        # NORMAL loses at most the last commits on power loss; a fleet's state is thrown away after the run.
-        self.db = StateDB(Path(state_dir) / "fleet.db", synchronous="NORMAL")
-        self.tracker = ChangeTracker(self.db)
-        self.outbox = FleetOutbox(self.db, self.clock, self.stats)
-        store_config = StoreConfig(url=self.store_url, batch_size=100)
-        self.sender = Sender(self.outbox, self.store_url, self.options.app_id, self.key, store_config)
-        self.sender.backoff = Backoff(base=0.05, cap=self.options.retry_cap, rng=random.Random(self.options.seed))
+        count = max(1, min(self.options.shards, self.options.devices))
+        self.shards = [_Shard(number, Path(state_dir) / f"fleet-{number}.db", self) for number in range(count)]
         self._create_devices()
         return self
 
     def close(self):
-        self.sender.close()
-        self.db.close()
+        for shard in self.shards:
+            shard.close()
         if self._tempdir is not None:
             self._tempdir.cleanup()
 
@@ -166,8 +229,9 @@ class Fleet:
                 source = SimulatedSource(platform, sdk_version, self.scenario, options.seed, index, self.clock, self.clock.start)
                 device_id = f"{prefix}-{index:05d}"
                 config = DeviceConfig(platform, sdk_version, options.app_id, user_id=f"user-{device_id}", device_id=device_id)
-                register(self.db, config, source, now=registered_at)
-                self.devices.append(_Device(index, device_id, label, source, monitors, privacy_key(options.seed, index)))
+                shard = self.shards[index % len(self.shards)]
+                register(shard.db, config, source, now=registered_at)
+                self.devices.append(_Device(index, device_id, label, source, monitors, privacy_key(options.seed, index), shard))
                 index += 1
         self.stats.count_registrations(len(self.devices))
 
@@ -191,17 +255,18 @@ class Fleet:
 
     def run(self):
         """Simulate the whole duration, deliver the outbox, and return the stats."""
-        sender_thread = threading.Thread(target=self._send_loop, name="fleet-sender", daemon=True)
         self.clock.begin()
-        sender_thread.start()
+        for shard in self.shards:
+            shard.start()
         try:
             self._simulate()
         finally:
             self.clock.finish()
-            self._finished.set()
-            self._wakeup.set()
-            sender_thread.join()
-        self.stats.finish(self.clock, self.outbox)
+            self.finished.set()
+            for shard in self.shards:
+                shard.wakeup.set()
+                shard.thread.join()
+        self.stats.finish(self.clock, sum(shard.outbox.depth() for shard in self.shards))
         return self.stats
 
     def _simulate(self):
@@ -214,7 +279,7 @@ class Fleet:
         heapq.heapify(queue)
         hooks = sorted(self.options.hooks, key=lambda hook: hook[0])
         watch = self.scenario.event_capture == "watch"
-        pending = []
+        pending = {}  # shard -> {(device_id, kind): samples in capture order}, recorded at the end of the tick
         tick_end = start + self.options.tick
         progress = _Progress(self.options.progress, self)
 
@@ -222,12 +287,12 @@ class Fleet:
             due, _, position, slot = heapq.heappop(queue)
             if due >= tick_end:
                 self._flush(pending)
-                pending = []
+                pending = {}
                 tick_end = due + self.options.tick
                 progress.update(due)
             while hooks and start + hooks[0][0] <= due:
                 self._flush(pending)
-                pending = []
+                pending = {}
                 hooks.pop(0)[1](self)
             self.clock.advance(due)
 
@@ -236,8 +301,8 @@ class Fleet:
             sample = capture(device.source, monitor.attribute, datetime.fromtimestamp(due, timezone.utc))
             self.stats.captures += 1
             shared = apply_privacy(sample, monitor.privacy, device.privacy_key)
-            if shared is not None:
-                pending.append((device.device_id, monitor.kind.value, [shared]))
+            if shared is not None and not _unchanged(device.last.get(monitor.attribute), shared):
+                pending.setdefault(device.shard, {}).setdefault((device.device_id, monitor.kind.value), []).append(shared)
                 device.last[monitor.attribute] = shared
 
             following = self._next_due(device, monitor, schedule, due, watch)
@@ -255,31 +320,11 @@ class Fleet:
         return schedule.next_due(due, due)
 
     def _flush(self, pending):
-        if pending:
-            events = self.tracker.record_many(pending)
-            self.stats.count_events(events)
-            self._wakeup.set()
+        # Grouping a device's samples of one kind costs one sequence update for all of them.
+        # Each attribute's samples stay in capture order, which is all the store's ordering needs.
+        for shard, samples in pending.items():
+            self.stats.count_events(shard.record(samples))
         self.clock.mark()
-
-    def _send_loop(self):
-        deadline = None
-        while True:
-            result = self.sender.send_batch()
-            if result.sent == 0:
-                if self._finished.is_set():
-                    return
-                self._wakeup.wait(0.05)
-                self._wakeup.clear()
-                continue
-            if result.retry:
-                if self._finished.is_set():
-                    deadline = deadline or time.monotonic() + self.options.drain_timeout
-                    if time.monotonic() > deadline:
-                        log.error("Fleet outbox still holds %d events after %gs of retries: %s", self.outbox.depth(), self.options.drain_timeout, result.error)
-                        return
-                time.sleep(self.sender.backoff.next_delay(result.retry_after))
-            else:
-                self.sender.backoff.reset()
 
     # the store's view
 
@@ -289,6 +334,21 @@ class Fleet:
             device.device_id: {name: (sample.status.value, sample.value) for name, sample in device.last.items()}
             for device in self.devices
         }
+
+
+def _unchanged(previous, sample):
+    """Return True when the tracker would find sample equal to the last one and queue nothing.
+
+    Checking in memory first saves the tracker three queries for each of
+    the many captures that find no change.
+    """
+    return (
+        previous is not None
+        and previous.status is sample.status
+        and type(previous.value) is type(sample.value)
+        and previous.value == sample.value
+        and previous.reason == sample.reason
+    )
 
 
 class _Progress:

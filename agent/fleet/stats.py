@@ -55,6 +55,7 @@ class FleetStats:
         self.dead_letter_reasons = Counter()
         self.pending = 0
         self.wall_seconds = None
+        self.simulation_wall_seconds = None
         self._latency_simulated = array("d")
         self._latency_wall = array("d")
         self._lock = threading.Lock()
@@ -88,9 +89,11 @@ class FleetStats:
             self.dead_lettered += len(rejected)
             self.dead_letter_reasons.update(reason for _, reason in rejected)
 
-    def finish(self, clock, outbox):
-        self.wall_seconds = clock.wall_elapsed
-        self.pending = outbox.depth()
+    def finish(self, clock, pending):
+        """Record the end of the run: simulation and delivery wall time, and the events never delivered."""
+        self.simulation_wall_seconds = clock.wall_elapsed
+        self.wall_seconds = time.monotonic() - clock.wall_start
+        self.pending = pending
 
     @property
     def events_total(self):
@@ -112,6 +115,7 @@ class FleetStats:
                 "speed": fleet.options.speed,
             },
             "wall_seconds": round(wall, 3),
+            "simulation_wall_seconds": round(self.simulation_wall_seconds or 0.0, 3),
             "captures": self.captures,
             "events": {
                 "total": self.events_total,
