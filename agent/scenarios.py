@@ -1,4 +1,4 @@
-"""Scenarios: YAML files that say how simulated devices change over a day.
+"""Scenarios: YAML files that describe how simulated devices change over a day.
 
 A scenario is looked up by name under config/scenarios/ or read from a
 path. "extends: NAME" starts from another scenario and deep-merges the

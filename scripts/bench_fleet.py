@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from agent.durations import parse_duration  # noqa: E402
 from agent.fleet.report import failed, format_summary, write_report  # noqa: E402
-from agent.fleet.runner import DEFAULT_MIX, parse_mix, run_fleet  # noqa: E402
+from agent.fleet.runner import DEFAULT_MIX, FleetOptions, parse_mix, run_fleet  # noqa: E402
 
 GOAL_SECONDS = 120.0
 
@@ -42,6 +42,7 @@ def main():
     parser.add_argument("--mix", default=",".join(f"{p}:{v}={w:g}" for p, v, w in DEFAULT_MIX))
     parser.add_argument("--scenario", default="default")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--shards", type=int, default=FleetOptions.shards, help="state databases, each with its own sender thread")
     parser.add_argument("--report", help="write the JSON report and SVG chart here")
     parser.add_argument("--profile", help="write a cProfile of the fleet process here and print its top entries")
     args = parser.parse_args()
@@ -55,7 +56,7 @@ def main():
                 profiler.enable()
             summary = run_fleet(
                 url, key, devices=args.devices, duration=parse_duration(args.duration), mix=parse_mix(args.mix),
-                scenario=args.scenario, seed=args.seed, state_dir=str(Path(directory) / "fleet"),
+                scenario=args.scenario, seed=args.seed, shards=args.shards, state_dir=str(Path(directory) / "fleet"),
             )
             if profiler:
                 profiler.disable()
@@ -85,6 +86,8 @@ def main():
         "fleet_cpu_seconds": round(own.ru_utime + own.ru_stime, 1),
         "store_cpu_seconds": round(children.ru_utime + children.ru_stime, 1),
         "mismatches": summary["verification"]["mismatches"],
+        "shards": args.shards,
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "goal_met": total < GOAL_SECONDS and not failed(summary),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),

@@ -13,14 +13,14 @@ def events_chart(summary):
     buckets = max(1, timeline["buckets"])
     bucket_hours = timeline["bucket_seconds"] / 3600.0
     series = {kind: [counts.get(str(bucket), 0) for bucket in range(buckets)] for kind, counts in timeline["events"].items()}
-    peak = max([1] + [max(values) for values in series.values()])
+    peak = _scale(series)
     plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x(bucket):
         return LEFT + plot_width * (bucket + 0.5) / buckets
 
     def y(count):
-        return TOP + plot_height * (1 - count / peak)
+        return TOP + plot_height * (1 - min(count, peak) / peak)
 
     title = f"{summary['devices']['total']} devices, scenario {summary['scenario']}: events per {_duration(timeline['bucket_seconds'])} of simulated time"
     parts = [
@@ -43,12 +43,27 @@ def events_chart(summary):
     for row, (kind, values) in enumerate(sorted(series.items())):
         colour = COLOURS.get(kind, "#000000")
         points = " ".join(f"{x(bucket):.1f},{y(count):.1f}" for bucket, count in enumerate(values))
+        if values[0] > peak:
+            parts.append(f'<text x="{x(0) + 4:.1f}" y="{TOP + 12 + row * 14}" fill="{colour}">{values[0]:,} at start</text>')
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{points}"><title>{escape(kind)}</title></polyline>')
         legend_y = TOP + 10 + row * 18
         parts.append(f'<rect x="{WIDTH - RIGHT + 15}" y="{legend_y - 9}" width="12" height="12" fill="{colour}"/>')
         parts.append(f'<text x="{WIDTH - RIGHT + 32}" y="{legend_y + 1}">{escape(kind)} ({sum(values):,})</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
+
+
+def _scale(series):
+    """Return the top of the y axis.
+
+    Every device registers and captures all its monitors at the start, so
+    the first bucket can dwarf the rest of the day. When it is over three
+    times the highest later bucket, the axis fits the later buckets and the
+    first one is labelled with its count.
+    """
+    later = max([1] + [max(values[1:], default=0) for values in series.values()])
+    first = max([0] + [values[0] for values in series.values()])
+    return later if first > 3 * later else max(first, later)
 
 
 def _duration(seconds):

@@ -44,7 +44,7 @@ BATCH_FILL_WAIT = 0.02  # seconds
 
 @dataclass
 class FleetOptions:
-    """What to simulate; times in seconds."""
+    """Options of a fleet run; times in seconds."""
 
     devices: int = 10
     duration: float = 6 * 3600.0
@@ -152,7 +152,7 @@ class _Shard:
             if finished.is_set():
                 deadline = deadline or time.monotonic() + drain_timeout
                 if time.monotonic() > deadline:
-                    log.error("Fleet shard %d still holds %d events after %gs of retries: %s", self.number, self.outbox.depth(), drain_timeout, result.error)
+                    log.error("Delivery from fleet shard %d gave up after %gs of retries with %d events left in its outbox: %s; check that the store is up", self.number, drain_timeout, self.outbox.depth(), result.error)
                     return
             time.sleep(self.sender.backoff.next_delay(result.retry_after))
 

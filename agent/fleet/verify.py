@@ -24,7 +24,7 @@ def fetch_profiles(store_url, key, app_id, timeout=30.0):
             except httpx.HTTPError as error:
                 raise StoreError(f"cannot list profiles at {endpoint}: {type(error).__name__}: {error}") from None
             if response.status_code != 200:
-                raise StoreError(f"profile store answered HTTP {response.status_code} listing profiles of app {app_id}: {response.text[:200]}")
+                raise StoreError(f"listing profiles of app {app_id} failed with HTTP {response.status_code}: {response.text[:200]}")
             page = response.json()
             yield from page["profiles"]
             after = page.get("next")

@@ -4,7 +4,7 @@ It has the interface of HostSource (collect, machine_id, os_name) and
 reads its simulated time from a clock object's `now` attribute, in epoch
 seconds. Each behaviour of the scenario (travel, language, battery,
 network, movement, screen, foreground app, signal) is a process that
-holds a value for a random time and then switches. Everything is drawn
+keeps a value for a random time and then switches. Everything is drawn
 from random.Random(seed ^ index), so the same seed gives the same device.
 
 Values have the types and units of the host collectors and the catalog:
@@ -404,7 +404,7 @@ _READERS = {
     "battery_level": _read_battery_level,
 }
 
-# Which behaviours each changing attribute reads; its watcher fires when any of them switches.
+# The behaviours each changing attribute reads; its watcher fires when any of them switches.
 _DEPENDS_ON = {
     "timezone": ("travel",),
     "language": ("language",),
