@@ -26,6 +26,10 @@ def add_parser(subparsers):
     parser.add_argument("--speed", type=float, help="simulated seconds per wall-clock second; as fast as possible when unset")
     parser.add_argument("--scenario", default="default", help="scenario name under config/scenarios/ or path of a scenario YAML file (default: default)")
     parser.add_argument("--app-id", default="fleet-app", help="app id of the simulated devices' app profiles (default: fleet-app)")
+    parser.add_argument(
+        "--delivery", choices=("thread", "process"), default="thread",
+        help="run the senders as threads beside the simulation, as the daemon does, or in a child process on another core (default: thread)",
+    )
     parser.add_argument("--state-dir", help="directory for the fleet's state database; a temporary one when unset")
     parser.add_argument("--report", metavar="FILE", help="write the summary as JSON to FILE and a chart of events over simulated time beside it as SVG")
     parser.add_argument("--no-progress", action="store_true", help="do not show the progress bar, even on a terminal")
@@ -69,6 +73,7 @@ def _run(args, duration, mix, progress):
     options = dict(
         devices=args.devices, duration=duration, mix=mix, seed=args.seed, speed=args.speed,
         scenario=args.scenario, app_id=args.app_id, state_dir=args.state_dir, progress=progress,
+        delivery=args.delivery,
     )
     if args.store != EMBEDDED:
         try:
@@ -112,7 +117,7 @@ class _ProgressBar:
         total = (fleet.end - fleet.clock.start) / 3600
         self.stream.write(
             f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {fraction:4.0%} {hours:5.1f} of {total:g} h simulated,"
-            f" {fleet.stats.events_total:,} events, {fleet.stats.delivered:,} delivered "
+            f" {fleet.stats.events_total:,} events, {fleet.stats.delivered_so_far:,} delivered "
         )
         self.stream.flush()
 

@@ -1,16 +1,10 @@
 """The fleet's simulated clock: epoch seconds that run ahead of the wall clock."""
 
-import bisect
 import time
-from array import array
 
 
 class SimulatedClock:
-    """Simulated time in epoch seconds in `now`, paced to `speed` times real time, or unpaced when speed is None.
-
-    The clock keeps checkpoints of when the wall clock saw each simulated
-    moment, so a delivery can be measured in both simulated and wall time.
-    """
+    """Simulated time in epoch seconds in `now`, paced to `speed` times real time, or unpaced when speed is None."""
 
     def __init__(self, start, speed=None):
         if speed is not None and speed <= 0:
@@ -21,12 +15,9 @@ class SimulatedClock:
         self.end = None
         self._wall_start = time.monotonic()
         self._wall_end = None
-        self._simulated = array("d")
-        self._wall = array("d")
 
     def begin(self):
         self._wall_start = time.monotonic()
-        self.mark()
 
     def advance(self, moment):
         """Move to moment, first sleeping until the wall clock catches up when paced."""
@@ -36,15 +27,9 @@ class SimulatedClock:
                 time.sleep(delay)
         self.now = moment
 
-    def mark(self):
-        """Record that the wall clock reached the current simulated moment now."""
-        self._simulated.append(self.now)
-        self._wall.append(time.monotonic())
-
     def finish(self):
         self.end = self.now
         self._wall_end = time.monotonic()
-        self.mark()
 
     @property
     def wall_start(self):
@@ -62,15 +47,12 @@ class SimulatedClock:
         """
         if self._wall_end is None:
             return self.now
-        if self.speed is not None:
-            rate = self.speed
-        else:
-            rate = (self.end - self.start) / max(self._wall_end - self._wall_start, 1e-9)
-        return self.end + (time.monotonic() - self._wall_end) * rate
+        return self.end + (time.monotonic() - self._wall_end) * self.rate
 
-    def wall_at(self, moment):
-        """Return the monotonic wall time at which the simulation reached moment."""
-        position = bisect.bisect_left(self._simulated, moment)
-        if position >= len(self._wall):
-            return self._wall[-1] if self._wall else self._wall_start
-        return self._wall[position]
+    @property
+    def rate(self):
+        """Return simulated seconds per wall second: the speed, or the run's average when unpaced."""
+        if self.speed is not None:
+            return self.speed
+        wall_end = self._wall_end or time.monotonic()
+        return (self.now - self.start) / max(wall_end - self._wall_start, 1e-9)

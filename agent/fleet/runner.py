@@ -22,13 +22,13 @@ from pathlib import Path
 
 from agent.capture import apply_privacy, capture
 from agent.catalog import Kind, load_catalog
-from agent.config import DeviceConfig, Monitor, StoreConfig
+from agent.config import DeviceConfig, Monitor
 from agent.fleet.clock import SimulatedClock
+from agent.fleet.delivery import DeliveryLoop, DeliveryProcess, make_sender
 from agent.fleet.stats import FleetOutbox, FleetStats
 from agent.registration import register
 from agent.scenarios import load_scenario
 from agent.scheduling import Schedule
-from agent.sender import Backoff, Sender
 from agent.sources.simulated import SimulatedSource, privacy_key
 from agent.statedb import StateDB
 from agent.tracker import ChangeTracker
@@ -39,7 +39,7 @@ DEFAULT_MIX = (("android", "2.11", 40.0), ("android", "2.12", 30.0), ("ios", "2.
 # Interval-based monitors the scenario gives no interval run this often.
 DEFAULT_INTERVAL = 900.0
 CACHE_KIB = 256 * 1024
-BATCH_FILL_WAIT = 0.02  # seconds
+DELIVERY_MODES = ("thread", "process")
 
 
 @dataclass
@@ -61,7 +61,10 @@ class FleetOptions:
     tick: float = 60.0
     # Devices are split over this many state databases, each delivered by its own sender thread.
     shards: int = 4
-    # A fleet's outage is compressed in time, so its sender retries sooner than a device's would.
+    # "thread": the sender threads share this process with the simulation, as in the daemon.
+    # "process": they run in a child process, on another core than the simulation.
+    delivery: str = "thread"
+    # Longest wait between retries in seconds; a fleet's outage is compressed in time.
     retry_cap: float = 2.0
     drain_timeout: float = 120.0
     # (simulated seconds after start, callable taking the Fleet): run when the clock gets there.
@@ -99,7 +102,7 @@ def assign_mix(devices, mix):
 
 
 class _Shard:
-    """A part of the fleet with its own state database, change tracker, outbox and sender thread.
+    """A part of the fleet with its own state database, change tracker and outbox.
 
     Splitting the fleet lets several senders wait on the store at once,
     as separate agents would, while each device's events stay in order.
@@ -107,57 +110,41 @@ class _Shard:
 
     def __init__(self, number, path, fleet):
         self.number = number
-        self.fleet = fleet
+        self.path = path
         # NORMAL loses at most the last commits on power loss; a fleet's state is thrown away after the run.
         self.db = StateDB(path, synchronous="NORMAL")
         # SQLite's default 2 MiB page cache is far smaller than a big fleet's outbox and last values.
         self.db.query(f"PRAGMA cache_size = -{CACHE_KIB}")
         self.tracker = ChangeTracker(self.db)
         self.outbox = FleetOutbox(self.db, fleet.clock, fleet.stats)
-        store_config = StoreConfig(url=fleet.store_url, batch_size=100)
-        self.sender = Sender(self.outbox, fleet.store_url, fleet.options.app_id, fleet.key, store_config)
-        self.sender.backoff = Backoff(base=0.05, cap=fleet.options.retry_cap, rng=random.Random(fleet.options.seed + number))
-        self.wakeup = threading.Event()
+        self.loop = None
         self.thread = None
+        self._sender = None
+        if fleet.options.delivery == "thread":
+            options = fleet.options
+            self._sender = make_sender(self.outbox, fleet.store_url, options.app_id, fleet.key, options.retry_cap, options.seed + number)
+            self.loop = DeliveryLoop(self._sender, self.outbox, fleet.finished, options.drain_timeout, f"fleet shard {number}")
 
     def start(self):
-        self.thread = threading.Thread(target=self._send_loop, name=f"fleet-sender-{self.number}", daemon=True)
-        self.thread.start()
+        if self.loop is not None:
+            self.thread = threading.Thread(target=self.loop.run, name=f"fleet-sender-{self.number}", daemon=True)
+            self.thread.start()
+
+    def join(self):
+        if self.thread is not None:
+            self.loop.wakeup.set()
+            self.thread.join()
 
     def record(self, pending):
         """Record {(device_id, kind): samples} in one transaction and wake the sender; return the events."""
         events = self.tracker.record_many([(device_id, kind, samples) for (device_id, kind), samples in pending.items()])
-        self.wakeup.set()
+        if self.loop is not None:
+            self.loop.wakeup.set()
         return events
 
-    def _send_loop(self):
-        finished = self.fleet.finished
-        drain_timeout = self.fleet.options.drain_timeout
-        deadline = None
-        while True:
-            result = self.sender.send_batch()
-            if result.sent == 0:
-                if finished.is_set():
-                    return
-                self.wakeup.wait(0.05)
-                self.wakeup.clear()
-                continue
-            if not result.retry:
-                self.sender.backoff.reset()
-                if result.sent < self.sender.batch_size and not finished.is_set():
-                    # A short wait lets the next batch fill up, and full batches cost the store less per event.
-                    self.wakeup.wait(BATCH_FILL_WAIT)
-                    self.wakeup.clear()
-                continue
-            if finished.is_set():
-                deadline = deadline or time.monotonic() + drain_timeout
-                if time.monotonic() > deadline:
-                    log.error("Delivery from fleet shard %d gave up after %gs of retries with %d events left in its outbox: %s; check that the store is up", self.number, drain_timeout, self.outbox.depth(), result.error)
-                    return
-            time.sleep(self.sender.backoff.next_delay(result.retry_after))
-
     def close(self):
-        self.sender.close()
+        if self._sender is not None:
+            self._sender.close()
         self.db.close()
 
 
@@ -179,6 +166,8 @@ class _Device:
 class Fleet:
     def __init__(self, store_url, key=None, options=None, catalog=None):
         self.options = options or FleetOptions()
+        if self.options.delivery not in DELIVERY_MODES:
+            raise ValueError(f"delivery must be one of {', '.join(DELIVERY_MODES)}, not {self.options.delivery!r}")
         self.store_url = store_url
         self.key = key
         self.catalog = catalog or load_catalog()
@@ -194,6 +183,7 @@ class Fleet:
         self._tempdir = None
         self.shards = []
         self.finished = threading.Event()
+        self.delivery_process = None
         # Shared by every schedule, so jitter is drawn in queue order and stays deterministic.
         self._schedule_rng = random.Random(self.options.seed)
 
@@ -207,6 +197,9 @@ class Fleet:
         count = max(1, min(self.options.shards, self.options.devices))
         self.shards = [_Shard(number, Path(state_dir) / f"fleet-{number}.db", self) for number in range(count)]
         self._create_devices()
+        if self.options.delivery == "process":
+            self.delivery_process = DeliveryProcess(self, [shard.path for shard in self.shards])
+            self.stats.delivered_counter = self.delivery_process.delivered
         return self
 
     def close(self):
@@ -255,6 +248,8 @@ class Fleet:
 
     def run(self):
         """Simulate the whole duration, deliver the outbox, and return the stats."""
+        if self.delivery_process is not None:
+            self.delivery_process.start()
         self.clock.begin()
         for shard in self.shards:
             shard.start()
@@ -264,8 +259,10 @@ class Fleet:
             self.clock.finish()
             self.finished.set()
             for shard in self.shards:
-                shard.wakeup.set()
-                shard.thread.join()
+                shard.join()
+            if self.delivery_process is not None:
+                self.delivery_process.clock.publish_end(self.clock.end, self.clock.rate)
+                self.delivery_process.finish(self.stats)
         self.stats.finish(self.clock, sum(shard.outbox.depth() for shard in self.shards))
         return self.stats
 
@@ -324,7 +321,8 @@ class Fleet:
         # Each attribute's samples stay in capture order, which is all the store's ordering needs.
         for shard, samples in pending.items():
             self.stats.count_events(shard.record(samples))
-        self.clock.mark()
+        if self.delivery_process is not None:
+            self.delivery_process.clock.publish(self.clock.now)
 
     # the store's view
 

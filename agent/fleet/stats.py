@@ -1,33 +1,50 @@
 """Counters of a fleet run: events, deliveries, retries and delivery latency."""
 
+import json
 import resource
 import threading
 import time
 from array import array
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 
-from agent.outbox import Outbox
+from agent.outbox import Outbox, PendingEvent
 
 # The chart shows events over simulated time in at most this many buckets.
 TIMELINE_BUCKETS = 96
 
 
+@dataclass(frozen=True)
+class TimedEvent(PendingEvent):
+    created_at: float  # wall-clock time.time() when the event entered the outbox
+
+
 class FleetOutbox(Outbox):
-    """The outbox, counting what the sender acknowledges, retries and dead-letters."""
+    """The outbox, counting what the sender acknowledges, retries and dead-letters.
+
+    clock is any object with simulated_now(), the simulated time in epoch seconds.
+    """
 
     def __init__(self, db, clock, stats):
         super().__init__(db)
         self.clock = clock
         self.stats = stats
 
+    def pending(self, limit):
+        # Outbox.pending() with created_at, so wall latency needs no clock shared between processes.
+        rows = self.db.query("SELECT id, event_id, body, created_at FROM outbox ORDER BY id LIMIT ?", (limit,))
+        return [TimedEvent(row_id, event_id, json.loads(body), created_at) for row_id, event_id, body, created_at in rows]
+
     def acknowledge(self, events):
         super().acknowledge(events)
         simulated_now = self.clock.simulated_now()
-        wall_now = time.monotonic()
-        for event in events:
-            captured = datetime.fromisoformat(event.body["captured_at"]).timestamp()
-            self.stats.record_delivery(simulated_now - captured, wall_now - self.clock.wall_at(captured))
+        wall_now = time.time()
+        latencies = [
+            (simulated_now - datetime.fromisoformat(event.body["captured_at"]).timestamp(), wall_now - event.created_at)
+            for event in events
+        ]
+        self.stats.record_deliveries(latencies)
 
     def record_attempt(self, events):
         super().record_attempt(events)
@@ -39,8 +56,10 @@ class FleetOutbox(Outbox):
 
 
 class FleetStats:
-    def __init__(self, duration, start):
+    def __init__(self, duration, start, delivered_counter=None):
         self.start = start
+        # Shared memory the delivery process counts into, so progress shows deliveries while it runs.
+        self.delivered_counter = delivered_counter
         self.duration = duration
         self.bucket_seconds = max(60.0, duration / TIMELINE_BUCKETS)
         self.devices_by_mix = {}
@@ -73,11 +92,44 @@ class FleetStats:
             for attribute in event["attributes"]:
                 self.events_by_attribute[attribute][kind] += 1
 
-    def record_delivery(self, simulated, wall):
+    def record_deliveries(self, latencies):
+        """Count delivered events from (simulated, wall) latencies in seconds."""
         with self._lock:
-            self.delivered += 1
-            self._latency_simulated.append(max(0.0, simulated))
-            self._latency_wall.append(max(0.0, wall))
+            self.delivered += len(latencies)
+            for simulated, wall in latencies:
+                self._latency_simulated.append(max(0.0, simulated))
+                self._latency_wall.append(max(0.0, wall))
+            if self.delivered_counter is not None:
+                self.delivered_counter.value = self.delivered
+
+    @property
+    def delivered_so_far(self):
+        if self.delivered_counter is not None:
+            return max(self.delivered, self.delivered_counter.value)
+        return self.delivered
+
+    def delivery_counters(self):
+        """Return the delivery counters as plain data for merge_delivery() in another process."""
+        with self._lock:
+            return {
+                "delivered": self.delivered,
+                "retried": self.retried,
+                "retried_events": self.retried_events,
+                "dead_lettered": self.dead_lettered,
+                "dead_letter_reasons": self.dead_letter_reasons,
+                "latency_simulated": self._latency_simulated,
+                "latency_wall": self._latency_wall,
+            }
+
+    def merge_delivery(self, counters):
+        with self._lock:
+            self.delivered += counters["delivered"]
+            self.retried += counters["retried"]
+            self.retried_events |= counters["retried_events"]
+            self.dead_lettered += counters["dead_lettered"]
+            self.dead_letter_reasons.update(counters["dead_letter_reasons"])
+            self._latency_simulated.extend(counters["latency_simulated"])
+            self._latency_wall.extend(counters["latency_wall"])
 
     def record_retry(self, events):
         with self._lock:
@@ -114,6 +166,8 @@ class FleetStats:
                 "duration_seconds": self.duration,
                 "speed": fleet.options.speed,
             },
+            "delivery_in": fleet.options.delivery,
+            "shards": len(fleet.shards),
             "wall_seconds": round(wall, 3),
             "simulation_wall_seconds": round(self.simulation_wall_seconds or 0.0, 3),
             "captures": self.captures,

@@ -167,3 +167,27 @@ def test_simulate_command_fails_on_mismatch(tmp_path, capsys, monkeypatch):
 def test_simulate_command_rejects_bad_mix(capsys):
     assert main(["simulate", "--mix", "android:2.11=many"]) == 1
     assert "invalid weight" in capsys.readouterr().err
+
+
+def test_delivery_process_matches_threads(run_fleet):
+    threads = run_fleet(devices=20, duration="3h", seed=10, device_prefix="threads")
+    process = run_fleet(devices=20, duration="3h", seed=10, device_prefix="process", delivery="process")
+    assert process["delivery"]["delivered"] == process["events"]["total"]
+    assert process["delivery"]["pending"] == 0
+    assert process["events"]["by_attribute"] == threads["events"]["by_attribute"]
+    assert process["latency"]["wall_seconds"]["max"] >= process["latency"]["wall_seconds"]["p50"]
+    assert process["verification"]["mismatches"] == 0, process["verification"]["examples"]
+
+
+def test_delivery_process_rides_through_outage(run_fleet, fleet_store):
+    def stop(fleet):
+        fleet_store.stop()
+
+    def start(fleet):
+        time.sleep(0.5)
+        fleet_store.start()
+
+    summary = run_fleet(devices=10, duration="2h", seed=11, delivery="process", hooks=[(3600, stop), (5400, start)])
+    assert summary["delivery"]["retried"] > 0
+    assert summary["delivery"]["pending"] == 0
+    assert summary["verification"]["mismatches"] == 0, summary["verification"]["examples"]
