@@ -125,7 +125,7 @@ def start_store(directory):
         except httpx.HTTPError:
             time.sleep(0.05)
     process.terminate()
-    raise SystemExit(f"the profile store did not answer at {url} within 15 s")
+    raise SystemExit(f"the profile store at {url} did not respond within 15 s; run it by hand to see its error")
 
 
 if __name__ == "__main__":

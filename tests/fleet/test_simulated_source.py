@@ -132,12 +132,12 @@ def test_airplane_mode_makes_radio_unavailable():
 
 def test_traveller_roams_with_the_visited_network():
     scenario = load_scenario("travellers")
-    catalog_attributes = ["timezone", "mcc", "mnc", "telco", "roaming"]
+    attributes = ["timezone", "mcc", "mnc", "telco", "roaming"]
     zones = set()
     roamed = False
     for index in range(5):
         source, clock = device(scenario=dataclasses.replace(scenario, no_modem=0.0, network_weights={"wifi": 1.0}), index=index)
-        for values in timeline(source, clock, catalog_attributes, step=900.0):
+        for values in timeline(source, clock, attributes, step=900.0):
             zones.add(values["timezone"][1])
             country = next(c for c in scenario.countries.values() if c.timezone == values["timezone"][1])
             assert values["mcc"][1] == country.mcc
