@@ -3,15 +3,14 @@
 Each device has the monitors of its catalog row, scheduled by the
 daemon's scheduling rules on a simulated clock. One priority queue of
 (due, device, monitor) drives every device from one loop. Captures go
-through capture() and apply_privacy() into the change tracker of one
-shared state database, and a sender thread delivers the outbox to the
-profile store while the simulation runs. Only the source and the clock
-are simulated.
+through capture() and apply_privacy() into the change trackers of a few
+shared state databases (shards), and sender threads deliver their
+outboxes to the profile store while the simulation runs. Only the source
+and the clock are simulated.
 """
 
 import heapq
 import itertools
-import logging
 import random
 import tempfile
 import threading
@@ -23,6 +22,7 @@ from pathlib import Path
 from agent.capture import apply_privacy, capture
 from agent.catalog import Kind, load_catalog
 from agent.config import DeviceConfig, Monitor
+from agent.errors import CatalogError
 from agent.fleet.clock import SimulatedClock
 from agent.fleet.delivery import DeliveryLoop, DeliveryProcess, make_sender
 from agent.fleet.stats import FleetOutbox, FleetStats
@@ -32,8 +32,6 @@ from agent.scheduling import Schedule
 from agent.sources.simulated import SimulatedSource, privacy_key
 from agent.statedb import StateDB
 from agent.tracker import ChangeTracker
-
-log = logging.getLogger("agent.fleet")
 
 DEFAULT_MIX = (("android", "2.11", 40.0), ("android", "2.12", 30.0), ("ios", "2.12", 30.0))
 # Interval-based monitors the scenario gives no interval run this often.
@@ -66,6 +64,7 @@ class FleetOptions:
     delivery: str = "thread"
     # Longest wait between retries in seconds; a fleet's outage is compressed in time.
     retry_cap: float = 2.0
+    # After the end, delivery gives up once retries have failed for this many seconds.
     drain_timeout: float = 120.0
     # (simulated seconds after start, callable taking the Fleet): run when the clock gets there.
     hooks: list = field(default_factory=list)
@@ -168,6 +167,8 @@ class Fleet:
         self.options = options or FleetOptions()
         if self.options.delivery not in DELIVERY_MODES:
             raise ValueError(f"delivery must be one of {', '.join(DELIVERY_MODES)}, not {self.options.delivery!r}")
+        if self.options.devices < 1 or self.options.duration <= 0:
+            raise ValueError(f"a fleet needs at least 1 device and a duration above 0, not {self.options.devices} devices for {self.options.duration} s")
         self.store_url = store_url
         self.key = key
         self.catalog = catalog or load_catalog()
@@ -230,7 +231,10 @@ class Fleet:
 
     def _monitors(self, platform, sdk_version):
         """Return a Monitor for every attribute of the catalog row, with the scenario's settings."""
-        offer = self.catalog.offer(platform, sdk_version)
+        try:
+            offer = self.catalog.offer(platform, sdk_version)
+        except ValueError as error:
+            raise CatalogError(f"mix entry {platform}:{sdk_version}: {error}") from None
         scenario = self.scenario
         monitors = []
         for attribute, kind in offer.kinds.items():

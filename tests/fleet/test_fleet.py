@@ -191,3 +191,12 @@ def test_delivery_process_rides_through_outage(run_fleet, fleet_store):
     assert summary["delivery"]["retried"] > 0
     assert summary["delivery"]["pending"] == 0
     assert summary["verification"]["mismatches"] == 0, summary["verification"]["examples"]
+
+
+@pytest.mark.parametrize(
+    ("mix", "message"),
+    [("android:two=1", "'two' is not a version"), ("symbian:1.0=1", "unknown platform 'symbian'")],
+)
+def test_simulate_command_rejects_unknown_target(tmp_path, capsys, mix, message):
+    assert main(["simulate", "--devices", "2", "--duration", "10m", "--mix", mix, "--state-dir", str(tmp_path)]) == 1
+    assert message in capsys.readouterr().err
