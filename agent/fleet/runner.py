@@ -38,6 +38,10 @@ DEFAULT_MIX = (("android", "2.11", 40.0), ("android", "2.12", 30.0), ("ios", "2.
 DEFAULT_INTERVAL = 900.0
 CACHE_KIB = 256 * 1024
 DELIVERY_MODES = ("thread", "process")
+# Unpaced, a long tick groups more samples of a device per transaction: 300 s
+# instead of 60 s cut the simulation's CPU time by a quarter in a 1,000-device day.
+UNPACED_TICK = 300.0
+PACED_TICK_WALL = 0.2  # seconds of wall time
 
 
 @dataclass
@@ -55,8 +59,9 @@ class FleetOptions:
     start: float | None = None
     state_dir: str | None = None
     device_prefix: str | None = None
-    # Captures are recorded in one transaction per this many simulated seconds.
-    tick: float = 60.0
+    # Captures are recorded in one transaction per shard every this many simulated seconds;
+    # None picks UNPACED_TICK, or at most PACED_TICK_WALL of wall time when paced.
+    tick: float | None = None
     # Devices are split over this many state databases, each delivered by its own sender thread.
     shards: int = 4
     # "thread": the sender threads share this process with the simulation, as in the daemon.
@@ -179,6 +184,7 @@ class Fleet:
             start = float(int(time.time() - self.options.duration))
         self.clock = SimulatedClock(start, self.options.speed)
         self.end = start + self.options.duration
+        self.tick = self.options.tick or _tick(self.options.speed)
         self.stats = FleetStats(self.options.duration, start)
         self.devices = []
         self._tempdir = None
@@ -281,7 +287,7 @@ class Fleet:
         hooks = sorted(self.options.hooks, key=lambda hook: hook[0])
         watch = self.scenario.event_capture == "watch"
         pending = {}  # shard -> {(device_id, kind): samples in capture order}, recorded at the end of the tick
-        tick_end = start + self.options.tick
+        tick_end = start + self.tick
         progress = _Progress(self.options.progress, self)
 
         while queue and queue[0][0] <= self.end:
@@ -289,7 +295,7 @@ class Fleet:
             if due >= tick_end:
                 self._flush(pending)
                 pending = {}
-                tick_end = due + self.options.tick
+                tick_end = due + self.tick
                 progress.update(due)
             while hooks and start + hooks[0][0] <= due:
                 self._flush(pending)
@@ -336,6 +342,14 @@ class Fleet:
             device.device_id: {name: (sample.status.value, sample.value) for name, sample in device.last.items()}
             for device in self.devices
         }
+
+
+def _tick(speed):
+    """Return the simulated seconds between tracker transactions for a run at speed (None: unpaced)."""
+    if speed is None:
+        return UNPACED_TICK
+    # Paced, events must reach the outbox within a fraction of a wall second, as in the daemon.
+    return min(UNPACED_TICK, max(1.0, speed * PACED_TICK_WALL))
 
 
 def _unchanged(previous, sample):
