@@ -98,7 +98,7 @@ class SharedClock:
 class DeliveryProcess:
     """A child process that delivers every shard's outbox; its counters join the fleet's stats at the end."""
 
-    def __init__(self, fleet, paths):
+    def __init__(self, fleet, paths, cache_kib):
         context = multiprocessing.get_context("spawn")
         self.clock = SharedClock(context.RawArray("d", 3))
         self.finished = context.Event()
@@ -109,7 +109,8 @@ class DeliveryProcess:
         self.process = context.Process(
             target=deliver,
             args=([str(path) for path in paths], fleet.store_url, fleet.key, options.app_id, options.retry_cap, options.seed,
-                  options.drain_timeout, fleet.clock.start, options.duration, self.clock.values, self.finished, self.delivered, self._sender_end),
+                  options.drain_timeout, fleet.clock.start, options.duration, self.clock.values, self.finished, self.delivered, self._sender_end,
+                  cache_kib),
             name="fleet-delivery",
             daemon=True,
         )
@@ -130,13 +131,14 @@ class DeliveryProcess:
         stats.merge_delivery(counters)
 
 
-def deliver(paths, store_url, key, app_id, retry_cap, seed, drain_timeout, start, duration, clock_values, finished, delivered, connection):
+def deliver(paths, store_url, key, app_id, retry_cap, seed, drain_timeout, start, duration, clock_values, finished, delivered, connection, cache_kib):
     """Run in the delivery process: drain every shard's outbox with a sender thread each, then report the counters."""
     clock = SharedClock(clock_values)
     stats = FleetStats(duration, start, delivered_counter=delivered)
     databases, loops = [], []
     for number, path in enumerate(paths):
         db = StateDB(path, synchronous="NORMAL")
+        db.query(f"PRAGMA cache_size = -{cache_kib}")
         outbox = FleetOutbox(db, clock, stats)
         sender = make_sender(outbox, store_url, app_id, key, retry_cap, seed + number)
         databases.append((db, sender))

@@ -205,7 +205,7 @@ class Fleet:
         self.shards = [_Shard(number, Path(state_dir) / f"fleet-{number}.db", self) for number in range(count)]
         self._create_devices()
         if self.options.delivery == "process":
-            self.delivery_process = DeliveryProcess(self, [shard.path for shard in self.shards])
+            self.delivery_process = DeliveryProcess(self, [shard.path for shard in self.shards], CACHE_KIB)
             self.stats.delivered_counter = self.delivery_process.delivered
         return self
 
