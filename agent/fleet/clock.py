@@ -46,7 +46,10 @@ class SimulatedClock:
         deliveries after the end look faster than they were.
         """
         if self._wall_end is None:
-            return self.now
+            if self.speed is None:
+                return self.now
+            # Paced, `now` waits at the last due time while the loop sleeps towards the next.
+            return max(self.now, self.start + (time.monotonic() - self._wall_start) * self.speed)
         return self.end + (time.monotonic() - self._wall_end) * self.rate
 
     @property

@@ -22,8 +22,9 @@ log = logging.getLogger("agent.fleet")
 
 BATCH_FILL_WAIT = 0.02  # seconds
 IDLE_WAIT = 0.05  # seconds
-# Shared clock slots: simulated now, wall time.time() at the end (0 while running), rate after the end.
-_NOW, _WALL_END, _RATE = range(3)
+# Shared clock slots: simulated now, wall time.time() at the end (0 while running), rate after
+# the end, and for a paced run its speed (0 unpaced) with the simulated and wall start.
+_NOW, _WALL_END, _RATE, _SPEED, _START, _WALL_START = range(6)
 
 
 def make_sender(outbox, store_url, app_id, key, retry_cap, seed):
@@ -83,6 +84,12 @@ class SharedClock:
     def publish(self, now):
         self.values[_NOW] = now
 
+    def publish_start(self, start, speed):
+        self.values[_NOW] = start
+        self.values[_START] = start
+        self.values[_SPEED] = speed or 0.0
+        self.values[_WALL_START] = time.time()
+
     def publish_end(self, end, rate):
         self.values[_NOW] = end
         self.values[_RATE] = rate
@@ -91,7 +98,10 @@ class SharedClock:
     def simulated_now(self):
         wall_end = self.values[_WALL_END]
         if not wall_end:
-            return self.values[_NOW]
+            speed = self.values[_SPEED]
+            if not speed:
+                return self.values[_NOW]
+            return max(self.values[_NOW], self.values[_START] + (time.time() - self.values[_WALL_START]) * speed)
         return self.values[_NOW] + (time.time() - wall_end) * self.values[_RATE]
 
 
@@ -100,7 +110,7 @@ class DeliveryProcess:
 
     def __init__(self, fleet, paths, cache_kib):
         context = multiprocessing.get_context("spawn")
-        self.clock = SharedClock(context.RawArray("d", 3))
+        self.clock = SharedClock(context.RawArray("d", 6))
         self.finished = context.Event()
         self.delivered = context.RawValue("q", 0)
         receiver, self._sender_end = context.Pipe(duplex=False)

@@ -261,6 +261,8 @@ class Fleet:
         if self.delivery_process is not None:
             self.delivery_process.start()
         self.clock.begin()
+        if self.delivery_process is not None:
+            self.delivery_process.clock.publish_start(self.clock.start, self.options.speed)
         for shard in self.shards:
             shard.start()
         try:
