@@ -16,8 +16,8 @@ import yaml
 from agent.durations import parse_duration
 from agent.errors import ConfigError
 
-# NOTE: this is the source tree's config/scenarios; a wheel does not package it yet, so
-# an installed (not editable) agent finds only scenarios given by path.
+# NOTE: this is the source tree's config/scenarios. A wheel does not package it yet,
+# so an installed (not editable) agent finds only scenarios given by path.
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "config" / "scenarios"
 DEFAULT_SCENARIO = "default"
 EARTH_RADIUS_M = 6_371_000.0

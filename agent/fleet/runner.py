@@ -67,7 +67,7 @@ class FleetOptions:
     # "thread": the sender threads share this process with the simulation, as in the daemon.
     # "process": they run in a child process, on another core than the simulation.
     delivery: str = "thread"
-    # Longest wait between retries in seconds; a fleet's outage is compressed in time.
+    # Maximum wait between retries in seconds; a fleet's outage is compressed in time.
     retry_cap: float = 2.0
     # After the end, delivery gives up once retries have failed for this many seconds.
     drain_timeout: float = 120.0
