@@ -282,6 +282,8 @@ class Fleet:
         queue = []
         order = itertools.count()
         start = self.clock.start
+        # NOTE: every device starts at the same instant, so without jitter the interval
+        # monitors of the whole fleet fire on one grid and the chart shows that as a comb.
         for position, device in enumerate(self.devices):
             for slot, (monitor, schedule) in enumerate(device.monitors):
                 queue.append((schedule.first_due(start), next(order), position, slot))
