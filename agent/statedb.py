@@ -73,14 +73,17 @@ CREATE TABLE IF NOT EXISTS monitor_status (
 class StateDB:
     """A SQLite connection shared by the agent's threads, one writer at a time."""
 
-    def __init__(self, path):
+    def __init__(self, path, synchronous="FULL"):
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._connection.execute("PRAGMA journal_mode=WAL")
         # FULL makes each commit durable through power loss, not just a process crash.
-        self._connection.execute("PRAGMA synchronous=FULL")
+        # NORMAL in WAL mode survives a process crash but may lose the last commits on power loss.
+        self._connection.execute(f"PRAGMA synchronous={synchronous}")
         self._connection.execute("PRAGMA busy_timeout=5000")
         self._connection.executescript(_SCHEMA)
 
