@@ -30,9 +30,8 @@ REJECTED = "rejected"
 MAX_BATCH = 100
 # Statuses that mean "try again later". 401 and 403 are retried too, because a key fix makes them pass.
 RETRIED_STATUSES = {401, 403, 408, 425, 429}
-# The store's reason for an update of a device it has no profile for.
-# NOTE: matched as text because the store's results carry no error code.
-NOT_REGISTERED = "is not registered"
+# The code of a rejection because the store has no profile for the device.
+NOT_REGISTERED = "not_registered"
 # Seconds within which a device is not registered again, so a store that keeps forgetting it cannot cause a loop.
 REGISTER_AGAIN_INTERVAL = 60.0
 # A Retry-After beyond this many seconds is taken as a mistake and shortened to it.
@@ -196,6 +195,7 @@ class Sender:
     def _settle(self, batch, results):
         by_id = {item.get("event_id"): item for item in results if isinstance(item, dict)}
         acknowledged, rejected, unknown = [], [], []
+        unregistered = set()
         for event in batch:
             item = by_id.get(event.event_id)
             status = item.get("status") if item else None
@@ -203,11 +203,13 @@ class Sender:
                 acknowledged.append(event)
             elif status == REJECTED:
                 rejected.append((event, str(item.get("reason") or "no reason given")))
+                if item.get("code") == NOT_REGISTERED:
+                    unregistered.add(event.device_id)
             else:
                 unknown.append(event)
         if acknowledged:
             self.outbox.acknowledge(acknowledged)
-        rejected, resending = self._register_lost_devices(rejected)
+        rejected, resending = self._register_lost_devices(rejected, unregistered)
         if rejected:
             self._dead_letter(rejected)
         if acknowledged or rejected or resending:
@@ -220,9 +222,8 @@ class Sender:
             self._failed(unknown, result.error)
         return result
 
-    def _register_lost_devices(self, rejected):
-        """Register again the devices the store has no profile for; return (events still rejected, count kept for resending)."""
-        lost = {event.device_id for event, reason in rejected if NOT_REGISTERED in reason}
+    def _register_lost_devices(self, rejected, lost):
+        """Register again the lost devices, which the store has no profile for; return (events still rejected, count kept for resending)."""
         registered = {device_id for device_id in lost if self._register_again(device_id)}
         still_rejected = [(event, reason) for event, reason in rejected if event.device_id not in registered]
         return still_rejected, len(rejected) - len(still_rejected)
