@@ -47,11 +47,21 @@ def run(args):
 
 
 def _run_once(agent):
+    dead_letters_before = agent.outbox.dead_letter_count()
     delivered = agent.run_once()
     agent.monitor_status.flush(agent.db)
     if not delivered:
         print(f"device-agent: {agent.outbox.depth()} events not acknowledged by the store: {agent.sender.last_error}", file=sys.stderr)
-    return 0 if delivered else 1
+        return 1
+    rejected = agent.outbox.dead_letter_count() - dead_letters_before
+    if rejected:
+        # A rejected event is out of the outbox but not in the store, so the run did not do its job.
+        print(
+            f"device-agent: the store rejected {rejected} events for good; they are kept in the dead_letter table of {agent.db.path} with the store's reasons",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 def _run_forever(agent, args):

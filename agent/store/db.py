@@ -163,7 +163,9 @@ class ProfileDatabase:
             connection = sqlite3.connect(
                 self.path, timeout=10, isolation_level=None, check_same_thread=False
             )
-            connection.execute("PRAGMA synchronous = NORMAL")
+            # An answer of "applied" lets the agent delete its copy, so the batch
+            # must survive the store host losing power: FULL syncs each commit.
+            connection.execute("PRAGMA synchronous = FULL")
         except sqlite3.Error as error:
             raise StoreError(
                 f"cannot open profile store database {self.path}: {error}; "

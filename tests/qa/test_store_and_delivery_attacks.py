@@ -98,7 +98,7 @@ def write_config(path, state_dir, store_url, key_file):
         """))
 
 
-def test_run_once_fails_when_store_rejected_events(tmp_path, profile_store):
+def test_run_once_registers_again_when_store_lost_device(tmp_path, profile_store):
     key_file = tmp_path / "key"
     key_file.write_text(profile_store.key + "\n")
     key_file.chmod(0o600)
@@ -121,10 +121,36 @@ def test_run_once_fails_when_store_rejected_events(tmp_path, profile_store):
         (tmp_path / "root" / "etc" / "localtime").symlink_to("/usr/share/zoneinfo/Europe/Berlin")
 
         result = agent_command("run", "--once", "--config", config, "--root", tmp_path / "root")
+        profiles = httpx.get(f"{fresh.url}/resources/v2/customerappprofile/app/profiles", headers={"key": profile_store.key}).json()["profiles"]
     finally:
         fresh.shutdown()
 
-    assert result.returncode != 0, "run --once exited 0 although the store acknowledged nothing: " + result.stderr[-500:]
+    assert result.returncode == 0, result.stderr[-500:]
+    assert len(profiles) == 1
+    assert profiles[0]["attributes"]["timezone"]["value"] == "Europe/Berlin"
+
+
+def test_run_once_fails_when_store_rejected_events(tmp_path, profile_store):
+    key_file = tmp_path / "key"
+    key_file.write_text(profile_store.key + "\n")
+    key_file.chmod(0o600)
+    config = tmp_path / "agent.yaml"
+    config.write_text(
+        f"device: {{platform: linux, app_id: qa-app, user_id: qa-user}}\n"
+        f"monitors: {{event: [list_account]}}\n"
+        f"store: {{url: '{profile_store.url}', key_file: '{key_file}'}}\n"
+        f"state_dir: {tmp_path / 'state'}\n"
+    )
+    # Enough human accounts that the list exceeds the store's 64 KiB limit for one value.
+    (tmp_path / "root" / "etc").mkdir(parents=True)
+    users = "".join(f"user{'x' * 40}{uid}:x:{uid}:{uid}::/home/u{uid}:/bin/bash\n" for uid in range(1000, 3000))
+    (tmp_path / "root" / "etc" / "passwd").write_text(users)
+
+    result = agent_command("run", "--once", "--config", config, "--root", tmp_path / "root")
+
+    assert result.returncode == 1
+    assert "rejected 1 events for good" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_sigterm_with_hung_store_exits_within_stop_timeout(tmp_path):
