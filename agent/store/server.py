@@ -8,13 +8,13 @@ from datetime import datetime, timezone
 from http.server import ThreadingHTTPServer
 
 from agent.errors import StoreError
+from agent.store import DEFAULT_MAX_BODY
 from agent.store.db import ProfileDatabase
 from agent.store.http import StoreRequestHandler
 from agent.store.ratelimit import RateLimiter
 
 log = logging.getLogger("agent.store")
 
-DEFAULT_MAX_BODY = 1 << 20
 # How often serve_forever() checks for shutdown(), in seconds; it bounds how long shutdown() waits.
 POLL_INTERVAL = 0.05
 
