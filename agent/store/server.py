@@ -15,8 +15,10 @@ from agent.store.ratelimit import RateLimiter
 
 log = logging.getLogger("agent.store")
 
-# How often serve_forever() checks for shutdown(), in seconds; it bounds how long shutdown() waits.
-POLL_INTERVAL = 0.05
+# How often serve_forever() checks for shutdown(), in seconds. shutdown() wakes
+# the loop at once, so this only bounds the wait where that wake-up fails.
+# A long interval keeps an idle store from waking the CPU.
+POLL_INTERVAL = 5.0
 
 
 class StoreHTTPServer(ThreadingHTTPServer):
@@ -48,6 +50,18 @@ class StoreHTTPServer(ThreadingHTTPServer):
         finally:
             with self._connections_lock:
                 self._connections.discard(request)
+
+    def wake(self):
+        """Make serve_forever() return from select() at once, so shutdown() need not wait a poll interval.
+
+        On Linux, shutting down a listening socket makes it readable and
+        accept() then fails, which socketserver ignores. Elsewhere this may
+        raise, and serve_forever() notices shutdown() within POLL_INTERVAL.
+        """
+        try:
+            self.socket.shutdown(socket.SHUT_RDWR)
+        except OSError as error:
+            log.debug("cannot wake the serving loop, shutdown waits up to %gs: %s", POLL_INTERVAL, error)
 
     def close_connections(self):
         """Shut down open client connections so their handler threads end."""
@@ -154,6 +168,7 @@ class ProfileStoreServer:
         # socketserver's shutdown() waits for serve_forever(), so it would hang
         # on a server that was bound but never served.
         if self._serving or self._thread is not None:
+            httpd.wake()
             httpd.shutdown()
         self._serving = False
         httpd.server_close()
