@@ -1,7 +1,8 @@
 """The command line must start without the agent's heavy dependencies.
 
-Building the parser for `device-agent --version` and `--help` imports
-only light standard-library modules, so both stay fast on small devices.
+`device-agent --version` imports no command module, and building the
+parser for `--help` imports only light standard-library modules, so both
+stay fast on small devices.
 Each check runs in a fresh interpreter, because this test process may
 have imported everything already.
 """
@@ -51,3 +52,22 @@ def test_store_server_still_importable_from_package():
     from agent.store.server import ProfileStoreServer as server_class
 
     assert ProfileStoreServer is server_class
+
+
+def test_version_skips_command_modules():
+    loaded = modules_after("from agent.cli import main\nmain(['--version'])")
+    assert "agent.commands" not in loaded
+    assert "argparse" not in loaded
+
+
+def test_version_matches_parser_output(capsys):
+    from agent import __version__
+    from agent.cli import build_parser, main
+
+    assert main(["--version"]) == 0
+    fast = capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == fast
+    assert fast == f"device-agent {__version__}\n"
