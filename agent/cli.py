@@ -19,14 +19,15 @@ def main(argv=None):
         parser.print_help()
         return 2
     from agent.errors import AgentError, ConfigError
+    from agent.logs import print_error
 
     try:
         return args.handler(args)
     except ConfigError as error:
-        print(f"device-agent: invalid configuration:\n{error}", file=sys.stderr)
+        print_error(f"device-agent: invalid configuration:\n{error}")
         return EX_CONFIG
     except AgentError as error:
-        print(f"device-agent: {error}", file=sys.stderr)
+        print_error(f"device-agent: {error}")
         return 1
     except KeyboardInterrupt:
         return 130

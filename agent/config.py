@@ -19,6 +19,9 @@ DEFAULT_STATE_DIR = "/var/lib/device-agent"
 MIN_INTERVAL_SECONDS = 10.0
 MIN_POLL_INTERVAL_SECONDS = 1.0
 DEFAULT_POLL_INTERVAL_SECONDS = 30.0
+# Stores delete profiles silent for 40 days; 15 days leaves room for two misses.
+DEFAULT_HEARTBEAT_SECONDS = 15 * 86400.0
+MIN_HEARTBEAT_SECONDS = 60.0
 PRIVACY_CHOICES = ("send", "hash", "omit")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
@@ -83,6 +86,7 @@ class AgentConfig:
     store: StoreConfig = field(default_factory=StoreConfig)
     state_dir: str = DEFAULT_STATE_DIR
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    heartbeat: float = DEFAULT_HEARTBEAT_SECONDS
 
     def monitor(self, attribute):
         return next((monitor for monitor in self.monitors if monitor.attribute == attribute), None)
@@ -101,7 +105,7 @@ def load_config(path, catalog=None):
     return config
 
 
-_TOP_KEYS = ("device", "monitors", "geofences", "store", "state_dir", "logging")
+_TOP_KEYS = ("device", "monitors", "geofences", "store", "state_dir", "logging", "heartbeat")
 _DEVICE_KEYS = ("platform", "sdk_version", "app_id", "user_id", "customer_id", "device_id")
 _STORE_KEYS = ("url", "key_file", "key_env", "batch_size", "flush_interval", "connect_timeout", "read_timeout", "ca_bundle")
 _MONITOR_OPTION_KEYS = {
@@ -138,6 +142,7 @@ class _Checker:
             store=self.store(data.get("store")),
             state_dir=self.optional_string(data, (), "state_dir") or DEFAULT_STATE_DIR,
             logging=self.logging(data.get("logging")),
+            heartbeat=self.duration(data.get("heartbeat", DEFAULT_HEARTBEAT_SECONDS), ("heartbeat",), "heartbeat", MIN_HEARTBEAT_SECONDS) or DEFAULT_HEARTBEAT_SECONDS,
         )
 
     # device identity

@@ -4,6 +4,8 @@ import uuid
 
 EVENT_REGISTRATION = "registration"
 EVENT_UPDATE = "update"
+# The kind of an update that repeats unchanged values so the store keeps the profile.
+KIND_HEARTBEAT = "heartbeat"
 
 
 def update_event(device_id, sequence, kind, sample):
@@ -15,6 +17,19 @@ def update_event(device_id, sequence, kind, sample):
         "kind": kind,
         "captured_at": sample.captured_at.isoformat(),
         "attributes": {sample.attribute: sample.payload()},
+    }
+
+
+def heartbeat_event(device_id, sequence, payloads, captured_at):
+    """Return an update of kind heartbeat carrying payloads, a dict of attribute to last payload."""
+    return {
+        "event_id": uuid.uuid4().hex,
+        "device_id": device_id,
+        "sequence": sequence,
+        "type": EVENT_UPDATE,
+        "kind": KIND_HEARTBEAT,
+        "captured_at": captured_at.isoformat(),
+        "attributes": payloads,
     }
 
 

@@ -25,9 +25,18 @@ def profile_key(store_config, environ=None):
     if environ.get(store_config.key_env):
         return environ[store_config.key_env].strip()
     credentials = environ.get("CREDENTIALS_DIRECTORY")
-    if credentials and (Path(credentials) / CREDENTIAL_NAME).exists():
-        return _read_key(Path(credentials) / CREDENTIAL_NAME)
+    credential = Path(credentials) / CREDENTIAL_NAME if credentials else None
+    if credential is not None and credential.exists() and not _blank(credential):
+        return _read_key(credential)
     return None
+
+
+def _blank(path):
+    # A blank credential means no key: the unit's SetCredential= fallback, a single newline, when the key file is absent.
+    try:
+        return not path.read_bytes().strip()
+    except OSError:
+        return False  # _read_key reports the error
 
 
 def embedded_store_key(state_dir):

@@ -55,6 +55,18 @@ CREATE TABLE IF NOT EXISTS settings (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS monitor_status (
+    device_id TEXT NOT NULL,
+    attribute TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    last_capture TEXT,
+    last_status TEXT,
+    next_due TEXT,
+    error_count INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    last_error_at TEXT,
+    PRIMARY KEY (device_id, attribute)
+);
 """
 
 

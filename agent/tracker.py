@@ -1,9 +1,13 @@
 """The change tracker: last values per attribute, persisted, and the events for changes."""
 
 import json
+from datetime import datetime
 
-from agent.events import update_event
+from agent.events import heartbeat_event, update_event
 from agent.outbox import Outbox
+
+# Attributes per heartbeat event; the store accepts up to 256 per record.
+HEARTBEAT_BATCH = 100
 
 
 class ChangeTracker:
@@ -34,9 +38,42 @@ class ChangeTracker:
             connection.execute("UPDATE devices SET next_sequence = ? WHERE device_id = ?", (sequence, device_id))
         return events
 
+    def heartbeat(self, device_id, now, attributes=None):
+        """Queue the last values again as heartbeat events and record the time; return the events.
+
+        The store refreshes a profile's update time on any event, and
+        deletes profiles that stay silent too long, so a device whose
+        values never change still sends them at the heartbeat period.
+        attributes limits the heartbeat to those attributes (None: all).
+        """
+        events = []
+        with self.db.transaction() as connection:
+            sequence = _next_sequence(connection, device_id)
+            rows = connection.execute("SELECT attribute, payload FROM last_values WHERE device_id = ? ORDER BY attribute", (device_id,)).fetchall()
+            if attributes is not None:
+                rows = [row for row in rows if row[0] in attributes]
+            for start in range(0, len(rows), HEARTBEAT_BATCH):
+                payloads = {attribute: json.loads(payload) for attribute, payload in rows[start:start + HEARTBEAT_BATCH]}
+                event = heartbeat_event(device_id, sequence, payloads, now)
+                Outbox.insert(connection, event)
+                events.append(event)
+                sequence += 1
+            connection.execute("UPDATE devices SET next_sequence = ? WHERE device_id = ?", (sequence, device_id))
+            connection.execute("INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)", (_heartbeat_setting(device_id), now.isoformat()))
+        return events
+
+    def last_heartbeat(self, device_id):
+        """Return the wall-clock time of the device's last heartbeat, or None."""
+        value = self.db.setting(_heartbeat_setting(device_id))
+        return datetime.fromisoformat(value) if value else None
+
     def last_payload(self, device_id, attribute):
         rows = self.db.query("SELECT payload FROM last_values WHERE device_id = ? AND attribute = ?", (device_id, attribute))
         return json.loads(rows[0][0]) if rows else None
+
+
+def _heartbeat_setting(device_id):
+    return f"heartbeat_sent_at:{device_id}"
 
 
 def _next_sequence(connection, device_id):

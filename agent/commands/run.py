@@ -4,46 +4,66 @@ import sys
 
 from agent.commands.common import add_config_arguments, load
 
+DEFAULT_STOP_TIMEOUT = 10.0
+
 
 def add_parser(subparsers):
     parser = subparsers.add_parser("run", help="run the agent")
     add_config_arguments(parser)
     parser.add_argument("--once", action="store_true", help="register, capture every enabled monitor once, deliver, and exit 0 only when the store acknowledged everything")
     parser.add_argument("--root", default="/", help="read host files under this directory instead of / (default: /)")
+    parser.add_argument("--log-format", choices=("text", "json"), help="log line format on stderr, overriding logging.format in the config")
+    parser.add_argument(
+        "--stop-timeout",
+        type=_seconds,
+        default=DEFAULT_STOP_TIMEOUT,
+        metavar="SECONDS",
+        help=f"on SIGTERM, time in seconds to deliver queued events before exiting; the rest stay in the outbox (default: {DEFAULT_STOP_TIMEOUT:g})",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args):
     from agent.daemon import Agent
     from agent.logs import configure_logging
-    from agent.sources.host import HostSource
+    from agent.sources.host import HostSource, settings_from_config
 
     config = load(args)
-    configure_logging(config.logging.level)
-    agent = Agent(config, source=HostSource(args.root))
+    configure_logging(config.logging.level, args.log_format or config.logging.format)
+    agent = Agent(config, source=HostSource(args.root, settings=settings_from_config(config)))
     try:
-        agent.open()
         if args.once:
+            agent.open()
             return _run_once(agent)
-        return _run_forever(agent)
+        return _run_forever(agent, args)
     finally:
         agent.close()
 
 
 def _run_once(agent):
     delivered = agent.run_once()
+    agent.monitor_status.flush(agent.db)
     if not delivered:
         print(f"device-agent: {agent.outbox.depth()} events not acknowledged by the store: {agent.sender.last_error}", file=sys.stderr)
     return 0 if delivered else 1
 
 
-def _run_forever(agent):
-    import signal
+def _run_forever(agent, args):
+    from functools import partial
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: agent.request_stop())
-    agent.start()
-    while not agent.wait(1.0):
-        pass
-    agent.stop()
-    return 0
+    from agent.service import Service, reload_from_config_file
+
+    reload = partial(reload_from_config_file, config_path=args.config, state_dir_override=args.state_dir)
+    return Service(agent, reload=reload, stop_timeout=args.stop_timeout).run()
+
+
+def _seconds(text):
+    import argparse
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range; use 0 to 3600 seconds")
+    return seconds

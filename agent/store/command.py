@@ -84,9 +84,7 @@ def run(args) -> int:
             signal.signal(signum, lambda *_: stop.set())
     print(f"profile store listening on {store.url}", flush=True)
     try:
-        # A timed wait lets the main thread run the signal handlers promptly.
-        while not stop.wait(1.0):
-            pass
+        stop.wait()
     finally:
         store.shutdown()
     return 0

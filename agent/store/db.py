@@ -55,6 +55,8 @@ CREATE TABLE IF NOT EXISTS attributes (
     PRIMARY KEY (app_id, device_id, name)
 ) WITHOUT ROWID;
 
+-- NOTE: applied_events gets one row per event and is never pruned, so the
+-- file grows with the number of events received.
 CREATE TABLE IF NOT EXISTS applied_events (
     app_id TEXT NOT NULL,
     event_id TEXT NOT NULL,
@@ -71,7 +73,7 @@ VALUES (?, ?, ?, ?, ?)
 """
 
 # The WHERE clause of each upsert is the last-writer-wins rule: a row changes
-# only for a higher sequence, so rowcount says whether the record changed it.
+# only for a higher sequence, so rowcount shows whether the record changed it.
 UPSERT_PROFILE = """
 INSERT INTO profiles (
     app_id, device_id, user_id, customer_id, os, platform, sdk_version, push_id,
@@ -131,7 +133,7 @@ KNOWN_DEVICES_MAX = 100_000
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What the store did with one record: applied, duplicate, stale or rejected."""
+    """The store's decision on one record: applied, duplicate, stale or rejected."""
 
     status: str
     reason: str | None = None
@@ -229,10 +231,13 @@ class ProfileDatabase:
                         state = touched.setdefault(record.device_id, [0, False])
                         state[0] = max(state[0], record.sequence)
                         state[1] = state[1] or outcome.status == "applied"
-                for device_id, (sequence, changed) in touched.items():
-                    connection.execute(
-                        UPDATE_DEVICE, (sequence, changed, received_on, app_id, device_id)
-                    )
+                connection.executemany(
+                    UPDATE_DEVICE,
+                    [
+                        (sequence, changed, received_on, app_id, device_id)
+                        for device_id, (sequence, changed) in touched.items()
+                    ],
+                )
                 connection.execute("COMMIT")
             except BaseException:
                 if connection.in_transaction:

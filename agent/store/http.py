@@ -1,8 +1,8 @@
 """HTTP request handling of the profile store: routing, auth, limits, validation.
 
-Every answer is JSON. A client error gets a 4xx status and a body of the form
-{"error": {"status": 400, "reason": "..."}}; anything else that goes wrong is
-a bug, logged with its traceback and answered 500.
+Every response is JSON. A client error gets a 4xx status and a body of the form
+{"error": {"status": 400, "reason": "..."}}. Anything else that goes wrong is
+a bug, which is logged with its traceback and gets status 500.
 """
 
 import hmac
@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import re
+import sys
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, unquote
@@ -32,16 +33,15 @@ MAX_RECORDS = 100
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 CONTENT_LENGTH_PATTERN = re.compile(r"[0-9]{1,19}")
-MAX_INTEGER_DIGITS = 100
 
-# How deep an attribute's value sits in each body: levels 1 to 5 are the body,
-# records, a record, its attributes and one attribute entry.
+# Nesting level of an attribute entry in each body. In an events body, levels
+# 1 to 5 are the body, records, a record, its attributes and the entry.
 EVENTS_VALUE_LEVEL = 5
 PROFILE_VALUE_LEVEL = 3
 
 
 class HttpError(Exception):
-    """A request the store answers with an error status and a reason."""
+    """An error response: its status, reason, extra headers and extra body fields."""
 
     def __init__(self, status, reason, headers=(), extra=None):
         super().__init__(reason)
@@ -59,7 +59,7 @@ class ClientGone(Exception):
 
 
 class StoreRequestHandler(BaseHTTPRequestHandler):
-    """Handle one connection to the store; the server carries db, key and limits."""
+    """Handle the requests of one connection. The server object carries the database, key and limits."""
 
     protocol_version = "HTTP/1.1"
     # http.server writes no status line for HTTP/0.9, its default for a request
@@ -84,9 +84,12 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
             status, payload, headers = self.route()
         except HttpError as error:
             status, payload, headers = error.status, error.payload(), error.headers
-            log.debug("%s %s answered %d: %s", self.command, shorten(self.path), status, error.reason)
+            self.server.client_errors.info(
+                "%s %s from %s got %d: %s%s", self.command, shorten(self.path, 200),
+                self.client_address[0], status, error.reason, first_rejection(payload),
+            )
         except ClientGone as error:
-            log.debug("client %s went away: %s", self.client_address[0], error)
+            log.debug("client %s closed the connection or timed out: %s", self.client_address[0], error)
             self.close_connection = True
             return
         except Exception:
@@ -97,7 +100,7 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
         self.send_json(status, payload, headers)
 
     def send_error(self, code, message=None, explain=None):
-        """Answer errors that http.server detects itself (bad request line, headers) as JSON."""
+        """Send the errors that http.server detects itself (bad request line, headers) as JSON."""
         self.close_connection = True
         phrase = message or HTTPStatus(code).phrase
         reason = f"{phrase}; send a well-formed HTTP/1.1 request"
@@ -118,6 +121,16 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def handle_expect_100(self):
+        # Reject a body over the cap before the client sends it, not after.
+        length = self.headers.get("Content-Length", "").strip()
+        if CONTENT_LENGTH_PATTERN.fullmatch(length) and int(length) > self.server.max_body:
+            error = body_too_large(int(length), self.server.max_body)
+            self.body_pending = True
+            self.send_json(error.status, error.payload(), ())
+            return False
+        return super().handle_expect_100()
 
     def log_message(self, format, *args):
         log.debug("%s %s", self.address_string(), format % args)
@@ -179,7 +192,8 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
                 HTTPStatus.UNAUTHORIZED,
                 "the key header is missing; send the profile key in a header named key",
             )
-        if not hmac.compare_digest(supplied.encode("utf-8", "surrogateescape"), key):
+        # http.client decodes header bytes as Latin-1, so encoding back recovers them.
+        if not hmac.compare_digest(supplied.encode("latin-1", "replace"), key):
             raise HttpError(
                 HTTPStatus.UNAUTHORIZED,
                 "the key header does not match the store's profile key; check the key",
@@ -301,13 +315,8 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
                 f"Content-Length {shorten(text)} is not a non-negative integer; send the body's size in bytes"
             )
         length = int(text)
-        max_body = self.server.max_body
-        if length > max_body:
-            raise HttpError(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                f"the body is {length} bytes, more than the maximum of {max_body}; "
-                f"send at most {MAX_RECORDS} records per request and smaller values",
-            )
+        if length > self.server.max_body:
+            raise body_too_large(length, self.server.max_body)
 
         try:
             raw = self.rfile.read(length)
@@ -345,50 +354,46 @@ def parse_json_object(raw):
             f"the body is not valid UTF-8 (invalid byte at offset {error.start}); encode it as UTF-8"
         ) from None
     try:
-        body = json.loads(
-            text,
-            parse_constant=reject_constant,
-            parse_float=parse_finite_float,
-            parse_int=parse_bounded_int,
-        )
+        body = json.loads(text, parse_constant=reject_constant, parse_float=parse_finite_float)
     except RecursionError:
         # The C decoder raises this on nesting near the interpreter's recursion
         # limit, before the structural checks can measure the depth.
         raise bad_request(
             f"the body nests JSON deeper than {MAX_NESTING} levels; flatten it"
         ) from None
-    except ValueError as error:
+    except (json.JSONDecodeError, InvalidNumber) as error:
         raise bad_request(f"the body is not valid JSON: {error}") from None
+    except ValueError:
+        # The only other ValueError of the decoder is int() refusing a long digit string.
+        raise bad_request(
+            f"the body contains an integer with more than {sys.get_int_max_str_digits()} "
+            "digits; send it as a string"
+        ) from None
     if not isinstance(body, dict):
         raise bad_request(f"the body must be a JSON object, got {type_name(body)}")
     return body
 
 
+class InvalidNumber(ValueError):
+    """A number that Python's json accepts but JSON does not: NaN, Infinity, or out of range."""
+
+
 def reject_constant(name):
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def parse_bounded_int(text):
-    # int() rejects over 4300 digits with a message about interpreter settings,
-    # which would only confuse a client, so the limit here is lower and plain.
-    digits = len(text.lstrip("-"))
-    if digits > MAX_INTEGER_DIGITS:
-        raise ValueError(
-            f"integer {text[:20]}... has {digits} digits, more than the maximum of "
-            f"{MAX_INTEGER_DIGITS}; send it as a string"
-        )
-    return int(text)
+    raise InvalidNumber(f"{name} is not a JSON number")
 
 
 def parse_finite_float(text):
     value = float(text)
     if not math.isfinite(value):
-        raise ValueError(f"number {text[:40]} is out of range")
+        raise InvalidNumber(f"number {text[:40]} is out of range")
     return value
 
 
 def split_path(raw_path):
-    """Split a request path into percent-decoded segments, rejecting path tricks."""
+    """Split a request path into percent-decoded segments.
+
+    Rejects '.' and '..' segments, encoded slashes and control characters.
+    """
     if not raw_path.startswith("/"):
         raise bad_request(f"request target {shorten(raw_path)} must be a path starting with '/'")
     segments = []
@@ -456,6 +461,14 @@ def parse_limit(text):
     return int(text)
 
 
+def first_rejection(payload):
+    """Describe the first rejected record of an error payload, for the log."""
+    for result in payload.get("results", ()):
+        if result["status"] == "rejected":
+            return f" (first: event_id {result['event_id']!r}: {result['reason']})"
+    return ""
+
+
 def rejected_result(raw, reason):
     event_id = raw.get("event_id") if isinstance(raw, dict) else None
     if not isinstance(event_id, str):
@@ -469,6 +482,14 @@ def error_payload(status, reason):
 
 def bad_request(reason):
     return HttpError(HTTPStatus.BAD_REQUEST, reason)
+
+
+def body_too_large(length, max_body):
+    return HttpError(
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        f"the body is {length} bytes, more than the maximum of {max_body}; "
+        f"send at most {MAX_RECORDS} records per request and smaller values",
+    )
 
 
 def not_found(raw_path):

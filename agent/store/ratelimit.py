@@ -11,7 +11,7 @@ PRUNE_THRESHOLD = 100_000
 class RateLimiter:
     """Token buckets of rate events per second per (app, device).
 
-    A bucket holds at most one second's worth of events (at least one event). A
+    A bucket contains at most one second's worth of events (at least one event). A
     request that needs more than a full bucket is still admitted when the bucket
     is full and leaves it in debt, so a batch larger than the burst is never
     rejected forever.

@@ -8,7 +8,8 @@ reason back to the agent verbatim.
 import json
 import math
 import re
-from dataclasses import dataclass
+from json.encoder import encode_basestring
+from typing import NamedTuple
 from datetime import datetime, timezone
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -36,20 +37,25 @@ PROFILE_OPTIONAL_TEXT = ("customerId", "sdkVersion", "pushId", "language", "time
 PROFILE_KEYS = frozenset(PROFILE_REQUIRED_TEXT + PROFILE_OPTIONAL_TEXT + ("createdOn",))
 
 
+# One shared encoder, because json.dumps() with options builds a new one per call.
+VALUE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 class InvalidRecord(ValueError):
     """A record the store rejects; the message is the reason sent to the agent."""
 
 
-@dataclass(frozen=True, slots=True)
-class Attribute:
+# Named tuples, not frozen dataclasses, because one is built per record and
+# attribute on the ingest path, and on Python 3.11 a frozen dataclass takes
+# about twice as long to build.
+class Attribute(NamedTuple):
     name: str
     value_json: str
     status: str
     reason: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """A validated event with its capture time normalised to UTC and clamped to now."""
 
     event_id: str
@@ -84,12 +90,7 @@ def validate_record(raw, now, value_level=0):
     """
     if not isinstance(raw, dict):
         raise InvalidRecord(f"record must be a JSON object, got {type_name(raw)}")
-    unknown = sorted(set(raw) - RECORD_KEYS)
-    if unknown:
-        raise InvalidRecord(
-            f"unknown field {shorten(unknown[0])} in record; allowed fields are "
-            + ", ".join(sorted(RECORD_KEYS))
-        )
+    check_fields(raw, RECORD_KEYS, "record")
     for field in ("event_id", "device_id", "sequence", "type", "captured_at", "attributes"):
         if field not in raw:
             raise InvalidRecord(f"{field} is missing; every record needs it")
@@ -136,10 +137,21 @@ def validate_record(raw, now, value_level=0):
     )
 
 
+def check_fields(raw, allowed, where):
+    """Raise InvalidRecord naming the first field of the object raw that is not in allowed."""
+    if allowed.issuperset(raw):
+        return
+    unknown = sorted(raw.keys() - allowed)
+    raise InvalidRecord(
+        f"unknown field {shorten(unknown[0])} in {where}; allowed fields are "
+        + ", ".join(sorted(allowed))
+    )
+
+
 def validate_sequence(value):
-    # bool is a subclass of int, and true is no sequence number.
+    # bool is a subclass of int, but true is not a sequence number.
     if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidRecord(f"sequence must be an integer, got {type_name(value)}")
+        raise InvalidRecord(f"sequence must be an integer, got {shorten(value)}")
     if value < 1 or value > MAX_SEQUENCE:
         raise InvalidRecord(
             f"sequence must be between 1 and {MAX_SEQUENCE}, got {shorten(value)}"
@@ -157,9 +169,7 @@ def validate_attributes(raw, record_type, value_level):
             f"attributes has {len(raw)} entries, more than the maximum of {MAX_ATTRIBUTES}; "
             "split them over several records"
         )
-    return tuple(
-        validate_attribute(name, entry, value_level) for name, entry in raw.items()
-    )
+    return tuple([validate_attribute(name, entry, value_level) for name, entry in raw.items()])
 
 
 def validate_attribute(name, entry, value_level):
@@ -168,44 +178,63 @@ def validate_attribute(name, entry, value_level):
             f"attribute name {shorten(name)} is invalid: use snake_case, a lowercase "
             "letter followed by up to 63 lowercase letters, digits or '_'"
         )
-    field = f"attributes.{name}"
+    # Field names for messages are built only on error, as this runs for every attribute.
     if not isinstance(entry, dict):
-        raise InvalidRecord(f"{field} must be a JSON object, got {type_name(entry)}")
-    unknown = sorted(set(entry) - ATTRIBUTE_KEYS)
-    if unknown:
-        raise InvalidRecord(
-            f"unknown field {shorten(unknown[0])} in {field}; allowed fields are "
-            "status, value and reason"
-        )
+        raise InvalidRecord(f"attributes.{name} must be a JSON object, got {type_name(entry)}")
+    if not ATTRIBUTE_KEYS.issuperset(entry):
+        check_fields(entry, ATTRIBUTE_KEYS, f"attributes.{name}")
 
     status = entry.get("status")
     if not isinstance(status, str) or status not in ATTRIBUTE_STATUSES:
         raise InvalidRecord(
-            f"{field}.status must be one of {', '.join(ATTRIBUTE_STATUSES)}, "
+            f"attributes.{name}.status must be one of {', '.join(ATTRIBUTE_STATUSES)}, "
             f"got {shorten(status)}"
         )
-    reason = validate_text(entry.get("reason"), f"{field}.reason", required=False)
+    reason = entry.get("reason")
+    if reason is not None:
+        reason = validate_text(reason, f"attributes.{name}.reason", required=False)
 
-    value = entry.get("value")
-    if isinstance(value, (dict, list)):
-        check_nesting(value, MAX_NESTING - value_level, f"{field}.value")
-    try:
-        value_json = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        size = len(value_json.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise InvalidRecord(
-            f"{field}.value contains an unpaired UTF-16 surrogate; send valid Unicode text"
-        ) from None
-    except ValueError:
-        raise InvalidRecord(
-            f"{field}.value contains NaN or Infinity, which JSON does not allow"
-        ) from None
+    value_json = encode_value(entry.get("value"), f"attributes.{name}.value", value_level)
+    return Attribute(name=name, value_json=value_json, status=status, reason=reason)
+
+
+def encode_value(value, field, value_level):
+    """Return value as compact JSON text, or raise InvalidRecord if it breaks a limit."""
+    # Scalars take a shortcut around the encoder, because most attribute values are scalars.
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is int:
+        return int.__repr__(value)
+
+    if type(value) is str:
+        text = encode_basestring(value)
+    else:
+        if isinstance(value, (dict, list)):
+            check_nesting(value, MAX_NESTING - value_level, field)
+        try:
+            text = VALUE_ENCODER.encode(value)
+        except ValueError:
+            raise InvalidRecord(f"{field} contains NaN or Infinity, which JSON does not allow") from None
+
+    if text.isascii():
+        size = len(text)
+    else:
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise InvalidRecord(
+                f"{field} contains an unpaired UTF-16 surrogate; send valid Unicode text"
+            ) from None
     if size > MAX_VALUE_BYTES:
         raise InvalidRecord(
-            f"{field}.value is {size} bytes as JSON, more than the maximum of "
+            f"{field} is {size} bytes as JSON, more than the maximum of "
             f"{MAX_VALUE_BYTES}; send a smaller value"
         )
-    return Attribute(name=name, value_json=value_json, status=status, reason=reason)
+    return text
 
 
 def check_nesting(value, max_levels, field):
@@ -230,12 +259,7 @@ def check_nesting(value, max_levels, field):
 def validate_profile(raw):
     if not isinstance(raw, dict):
         raise InvalidRecord(f"profile must be a JSON object, got {type_name(raw)}")
-    unknown = sorted(set(raw) - PROFILE_KEYS)
-    if unknown:
-        raise InvalidRecord(
-            f"unknown field {shorten(unknown[0])} in profile; allowed fields are "
-            + ", ".join(sorted(PROFILE_KEYS))
-        )
+    check_fields(raw, PROFILE_KEYS, "profile")
     profile = {}
     for field in PROFILE_REQUIRED_TEXT:
         profile[field] = validate_text(raw.get(field), f"profile.{field}", required=True)

@@ -2,8 +2,10 @@
 
 import logging
 import socket
+import socketserver
 import sys
 import threading
+import time
 from datetime import datetime, timezone
 from http.server import ThreadingHTTPServer
 
@@ -11,10 +13,15 @@ from agent.errors import StoreError
 from agent.store import DEFAULT_MAX_BODY
 from agent.store.db import ProfileDatabase
 from agent.store.http import StoreRequestHandler
+from agent.store.logs import RepeatLimitedLog
 from agent.store.ratelimit import RateLimiter
 
 log = logging.getLogger("agent.store")
 
+# Bounds of the lingering close: how long, and how many bytes, the store reads
+# from a client after its last response before closing the connection.
+LINGER_SECONDS = 2.0
+LINGER_MAX_BYTES = 4 << 20
 # How often serve_forever() checks for shutdown(), in seconds. shutdown() wakes
 # the loop at once, so this only bounds the wait where that wake-up fails.
 # A long interval keeps an idle store from waking the CPU.
@@ -32,11 +39,18 @@ class StoreHTTPServer(ThreadingHTTPServer):
         self.key = key
         self.max_body = max_body
         self.limiter = limiter
+        self.client_errors = RepeatLimitedLog(log)
         self._connections = set()
         self._connections_lock = threading.Lock()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, StoreRequestHandler)
+
+    def server_bind(self):
+        # HTTPServer.server_bind() looks up the host's FQDN, which can stall for
+        # seconds without working DNS, and the store never uses that name.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
 
     @staticmethod
     def clock():
@@ -62,6 +76,24 @@ class StoreHTTPServer(ThreadingHTTPServer):
             self.socket.shutdown(socket.SHUT_RDWR)
         except OSError as error:
             log.debug("cannot wake the serving loop, shutdown waits up to %gs: %s", POLL_INTERVAL, error)
+
+    def shutdown_request(self, request):
+        # Lingering close: reading what the client still sends (an unread body
+        # after 413, the rest of a 414 request line) keeps the kernel from
+        # responding to those bytes with a reset, which can discard the response.
+        try:
+            request.shutdown(socket.SHUT_WR)
+            request.settimeout(LINGER_SECONDS)
+            deadline = time.monotonic() + LINGER_SECONDS
+            drained = 0
+            while drained < LINGER_MAX_BYTES and time.monotonic() < deadline:
+                chunk = request.recv(65536)
+                if not chunk:
+                    break
+                drained += len(chunk)
+        except OSError:
+            pass  # the client closed or reset the connection first
+        self.close_request(request)
 
     def close_connections(self):
         """Shut down open client connections so their handler threads end."""
@@ -133,7 +165,7 @@ class ProfileStoreServer:
             self._db = None
             raise StoreError(
                 f"cannot listen on {self.host}:{self.port}: {error.strerror or error}; "
-                "pick another --port or stop the process that uses it"
+                "check --host, and pick another --port if another process uses this one"
             ) from None
         log.info(
             "profile store listening on %s (database %s, authentication %s, rate limit %s)",

@@ -29,7 +29,7 @@ def client(store):
 
 
 class RecordFactory:
-    """Builds valid records with fresh event ids; tests change what they test."""
+    """Factory of valid records with fresh event ids. Each test changes the fields it checks."""
 
     def __init__(self):
         self._event_numbers = itertools.count(1)

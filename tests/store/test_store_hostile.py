@@ -12,6 +12,7 @@ import logging
 import socket
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from agent.store import ProfileStoreServer
@@ -267,7 +268,7 @@ RECORD_CASES = [
 )
 def test_hostile_record_rejected(hostile_store, path, value, expected_text):
     record = mutated(path, None, delete=True) if value is DELETE else mutated(path, value)
-    # The surrogate case needs the escape that json.dumps writes for it.
+    # json.dumps writes a lone surrogate as the escape \ud800, as a client would send it.
     body = json.dumps({"records": [record]}).encode()
 
     status, _, payload = send_raw(hostile_store, request_bytes("POST", EVENTS, body))
@@ -286,13 +287,37 @@ def test_hostile_garbage_request_line(hostile_store):
     assert payload["error"]["reason"]
 
 
-def test_hostile_bad_header_line(hostile_store):
+def test_hostile_too_many_headers(hostile_store):
     status, _, payload = send_raw(
         hostile_store, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X: y\r\n" * 200 + b"\r\n"
     )
 
     assert status == 431
     assert payload["error"]["reason"]
+
+
+def test_hostile_expect_continue_over_cap(hostile_store):
+    address = urlsplit(hostile_store.url)
+    request = request_bytes(
+        "POST", EVENTS, headers={"Content-Length": str(MAX_BODY + 1), "Expect": "100-continue"}
+    )
+    with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+        connection.sendall(request)
+        status_line = connection.makefile("rb").readline()
+
+    # A 100 Continue here would invite the client to send a body the store then rejects.
+    assert status_line.startswith(b"HTTP/1.1 413 ")
+
+
+def test_hostile_whole_body_over_cap(hostile_store):
+    response = httpx.post(
+        hostile_store.url + EVENTS,
+        content=b"[" * (2 * MAX_BODY),
+        headers={"key": KEY, "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 413
+    assert str(MAX_BODY) in response.json()["error"]["reason"]
 
 
 def test_hostile_survivor_serves_health(hostile_store):

@@ -1,5 +1,8 @@
 """What the store does with valid events: apply, deduplicate, order, page, persist."""
 
+import http.client
+import json
+import threading
 from datetime import datetime, timezone
 
 import httpx
@@ -363,3 +366,91 @@ def test_data_survives_restart(tmp_path, store_key, records, paths):
     assert profile.status_code == 200
     assert profile.json()["attributes"]["ram"]["value"] == 4096
     assert statuses(replay) == ["duplicate"]
+
+
+def test_connection_reused_after_client_error(store, store_key, paths):
+    host, port = store.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    headers = {"key": store_key, "Content-Type": "application/json"}
+    try:
+        connection.request("POST", paths["events"], b'{"records": [', headers)
+        invalid = connection.getresponse()
+        invalid.read()
+        connection.request("GET", "/healthz")
+        health = connection.getresponse()
+        health_body = health.read()
+    finally:
+        connection.close()
+
+    assert invalid.status == 400
+    assert invalid.getheader("Connection") != "close"
+    assert health.status == 200
+    assert json.loads(health_body) == {"status": "ok"}
+
+
+def test_non_ascii_key_matches_utf8_header(tmp_path, paths):
+    with ProfileStoreServer(tmp_path / "store.db", key="schlüssel").start() as store:
+        accepted = httpx.get(store.url + paths["profiles"], headers={"key": "schlüssel".encode()})
+        rejected = httpx.get(store.url + paths["profiles"], headers={"key": "schlussel"})
+
+    assert accepted.status_code == 200
+    assert rejected.status_code == 401
+
+
+def test_serve_forever_until_shutdown(tmp_path):
+    server = ProfileStoreServer(tmp_path / "store.db", key=None).bind()
+    serving = threading.Thread(target=server.serve_forever)
+    serving.start()
+
+    health = httpx.get(server.url + "/healthz")
+    server.shutdown()
+    serving.join(timeout=5)
+
+    assert health.status_code == 200
+    assert not serving.is_alive()
+
+
+def test_shutdown_of_unstarted_store_returns(tmp_path):
+    server = ProfileStoreServer(tmp_path / "store.db")
+
+    server.shutdown()
+
+    assert not (tmp_path / "store.db").exists()
+
+
+def test_concurrent_writers_and_readers(store, store_key, records, paths):
+    devices = [f"device-{number}" for number in range(20)]
+    with httpx.Client(base_url=store.url, headers={"key": store_key}) as setup:
+        setup.post(paths["events"], json={"records": [records.registration(device_id=device_id) for device_id in devices]})
+    statuses_seen = []
+
+    def write(writer):
+        with httpx.Client(base_url=store.url, headers={"key": store_key}, timeout=30) as client:
+            for round_number in range(10):
+                sequence = 2 + round_number * 4 + writer
+                batch = [
+                    records.update(device_id=device_id, sequence=sequence,
+                                   attributes={"battery_level": records.ok(sequence)})
+                    for device_id in devices
+                ]
+                statuses_seen.append(client.post(paths["events"], json={"records": batch}).status_code)
+
+    def read():
+        with httpx.Client(base_url=store.url, headers={"key": store_key}, timeout=30) as client:
+            for _ in range(20):
+                statuses_seen.append(client.get(paths["profiles"], params={"limit": 7}).status_code)
+
+    threads = [threading.Thread(target=write, args=(writer,)) for writer in range(4)]
+    threads += [threading.Thread(target=read) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with httpx.Client(base_url=store.url, headers={"key": store_key}) as check:
+        profiles = check.get(paths["profiles"]).json()["profiles"]
+
+    # The highest sequence any writer sent is 2 + 9 * 4 + 3 = 41, and it must win everywhere.
+    assert set(statuses_seen) == {200}
+    assert len(statuses_seen) == 4 * 10 + 2 * 20
+    assert {profile["lastSequence"] for profile in profiles} == {41}
+    assert {profile["attributes"]["battery_level"]["value"] for profile in profiles} == {41}
