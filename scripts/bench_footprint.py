@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import signal
@@ -48,10 +49,7 @@ EXAMPLE_CONFIG = REPO / "config" / "examples" / "linux.yaml"
 CATALOG = REPO / "agent" / "catalog.yaml"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
-# The floor imports what the agent needs at run time: its four
-# dependencies, the APScheduler scheduler class it uses, and sqlite3.
-FLOOR_IMPORTS = "psutil, httpx, yaml, sqlite3, apscheduler.schedulers.background"
-FLOOR_CODE = f"import {FLOOR_IMPORTS}\nimport time\nwhile True:\n    time.sleep(3600)\n"
+FLOOR_CODE = "import {modules}\nimport time\nwhile True:\n    time.sleep(3600)\n"
 
 GOAL_RSS_ABOVE_FLOOR_MB = 8.0
 GOAL_CPU_PERCENT = 0.1
@@ -72,7 +70,8 @@ class Mode:
     def __init__(self, quick):
         self.name = "quick" if quick else "full"
         self.rounds = 3
-        self.warmup = 2.0 if quick else 15.0
+        # The warm-up outlasts the first flush interval (5 s in the configs measured), which delivers the start-up events.
+        self.warmup = 7.0 if quick else 15.0
         self.window = 20.0 if quick else 90.0
         # Quick mode runs its rounds at the same time to fit in a minute; full mode one after another.
         self.parallel_rounds = quick
@@ -127,6 +126,29 @@ def written_bytes(pid):
             if line.startswith("write_bytes:"):
                 return int(line.split()[1])
     return 0
+
+
+def floor_modules():
+    """Return the modules the floor imports: each runtime dependency's packages, and sqlite3.
+
+    The dependencies are read from pyproject.toml, so the floor follows
+    them when they change.
+    """
+    import importlib.metadata
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = {_normalized(re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0]) for requirement in project["dependencies"]}
+    provided = importlib.metadata.packages_distributions()
+    modules = {module for module, distributions in provided.items() if not module.startswith("_") and wanted & {_normalized(name) for name in distributions}}
+    found = {_normalized(name) for module in modules for name in provided[module]}
+    if wanted - found:
+        raise RuntimeError(f"runtime dependencies not installed for {sys.executable}: {', '.join(sorted(wanted - found))}")
+    return sorted(modules) + ["sqlite3"]
+
+
+def _normalized(distribution):
+    return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
 # child processes
@@ -292,7 +314,8 @@ def start_variant(variant, config_path, directory, method):
     log_path = directory / "output.log"
     if config_path is None:
         with open(log_path, "wb") as log:
-            process = subprocess.Popen([sys.executable, "-c", FLOOR_CODE], env=child_environment(), stdout=log, stderr=subprocess.STDOUT)
+            code = FLOOR_CODE.format(modules=", ".join(floor_modules()))
+            process = subprocess.Popen([sys.executable, "-c", code], env=child_environment(), stdout=log, stderr=subprocess.STDOUT)
         return process, log_path
     state_dir = directory / "state"
     state_dir.mkdir()
@@ -673,7 +696,7 @@ def print_report(results):
     print(f"mode: {results['mode']}, ready: {results['ready_method']}, load average {results['load_before']:.1f} before and {results['load_after']:.1f} after")
 
     steady = results["steady"]
-    print("\nsteady state (median of rounds, min and max in brackets)")
+    print(f"\nsteady state (median of rounds, min and max in brackets); the floor imports {', '.join(results['floor_modules'])}")
     print(f"  {'variant':<10} {'RSS':<30} {'CPU, % of one core':<34} {'wake-ups/s':<28} {'written kB/min':<28} threads")
     for variant, rounds in steady.items():
         rss = format_summary([round_["rss_mb"] for round_ in rounds], "MB")
@@ -730,7 +753,7 @@ def main(argv=None):
     method = ready_method()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-footprint-") as workdir:
-        results = {"mode": mode.name, "ready_method": method, "machine": machine(), "load_before": load_average()}
+        results = {"mode": mode.name, "ready_method": method, "machine": machine(), "load_before": load_average(), "floor_modules": floor_modules()}
         print(f"start-up: {mode.version_runs} --version runs, {mode.ready_runs} start-ups", file=sys.stderr)
         results["startup"] = startup(mode, workdir, method)
         print(f"steady state: {mode.rounds} rounds, {mode.warmup:g} s warm-up, {mode.window:g} s window", file=sys.stderr)
