@@ -3,9 +3,10 @@
 
 One run measures, side by side:
 
-- steady state: RSS and CPU of `device-agent run` with the example config
-  and with every linux monitor enabled, against the floor, a bare
-  interpreter that imports the agent's runtime dependencies and sleeps;
+- steady state: RSS and CPU of `device-agent run` with the example config,
+  with the example config delivering to a store in another process, and
+  with every linux monitor enabled, against the floor, a bare interpreter
+  that imports the agent's runtime dependencies and sleeps;
 - start-up: wall time of `device-agent --version` against `python -c pass`,
   and the time from start to READY;
 - growth: RSS of a busy device after 24 simulated hours against its
@@ -138,12 +139,12 @@ def floor_modules():
     import tomllib
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    wanted = {_normalized(re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0]) for requirement in project["dependencies"]}
+    required = {_normalized(re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0]) for requirement in project["dependencies"]}
     provided = importlib.metadata.packages_distributions()
-    modules = {module for module, distributions in provided.items() if not module.startswith("_") and wanted & {_normalized(name) for name in distributions}}
+    modules = {module for module, distributions in provided.items() if not module.startswith("_") and required & {_normalized(name) for name in distributions}}
     found = {_normalized(name) for module in modules for name in provided[module]}
-    if wanted - found:
-        raise RuntimeError(f"runtime dependencies not installed for {sys.executable}: {', '.join(sorted(wanted - found))}")
+    if required - found:
+        raise RuntimeError(f"runtime dependencies not installed for {sys.executable}: {', '.join(sorted(required - found))}")
     return sorted(modules) + ["sqlite3"]
 
 
@@ -213,13 +214,37 @@ def all_monitors_config(interval, poll_interval=None):
     return "\n".join(lines)
 
 
-def variant_configs(workdir):
-    """Write the configs under test and return {variant: config path}; None means the floor."""
+def variant_configs(workdir, store_url, key_file):
+    """Write the configs under test and return {variant: config path}; None means the floor.
+
+    remote_store is the example config delivering to a store in another
+    process, as a device with a remote store does, so it runs no embedded
+    store.
+    """
+    example_text = EXAMPLE_CONFIG.read_text()
     example = Path(workdir) / "example.yaml"
-    example.write_text(EXAMPLE_CONFIG.read_text())
+    example.write_text(example_text)
+    remote = Path(workdir) / "remote-store.yaml"
+    remote.write_text(example_text.replace("\nstore:\n", f"\nstore:\n  url: {store_url}\n  key_file: {key_file}\n", 1))
     every = Path(workdir) / "all-linux.yaml"
     every.write_text(all_monitors_config(interval=60))
-    return {"floor": None, "example": example, "all_linux": every}
+    return {"floor": None, "example": example, "remote_store": remote, "all_linux": every}
+
+
+def start_store(workdir):
+    """Start `device-agent store serve` on a free loopback port; return (process, url, key file)."""
+    directory = Path(workdir) / "remote-store"
+    directory.mkdir()
+    key_file = directory / "profile-key"
+    key_file.write_text("footprint-benchmark-key\n")
+    key_file.chmod(0o600)
+    command = [sys.executable, "-m", "agent", "store", "serve", "--db", str(directory / "store.db"), "--port", "0", "--key-file", str(key_file), "--log-level", "warning"]
+    process = subprocess.Popen(command, env=child_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = process.stdout.readline()
+    if not line.startswith("profile store listening on "):
+        stop(process)
+        raise RuntimeError(f"profile store did not start: {line}{process.stdout.read()}")
+    return process, line.rsplit(" ", 1)[1].strip(), key_file
 
 
 # readiness
@@ -360,22 +385,26 @@ def measure_window(processes, window):
 
 def steady_state(mode, workdir, method):
     """Run the floor and both agent configs side by side; return {variant: [figures per round]}."""
-    configs = variant_configs(workdir)
-    batches = [list(range(mode.rounds))] if mode.parallel_rounds else [[index] for index in range(mode.rounds)]
-    results = {variant: [] for variant in configs}
-    for batch in batches:
-        processes = {}
-        try:
-            for index in batch:
-                for variant, config_path in configs.items():
-                    directory = Path(workdir) / f"steady-{variant}-{index}"
-                    processes[(variant, index)] = start_variant(variant, config_path, directory, method)
-            time.sleep(mode.warmup)
-            figures = measure_window(processes, mode.window)
-        finally:
-            stop_all([process for process, _ in processes.values()])
-        for (variant, _), figure in figures.items():
-            results[variant].append(figure)
+    store, store_url, key_file = start_store(workdir)
+    try:
+        configs = variant_configs(workdir, store_url, key_file)
+        batches = [list(range(mode.rounds))] if mode.parallel_rounds else [[index] for index in range(mode.rounds)]
+        results = {variant: [] for variant in configs}
+        for batch in batches:
+            processes = {}
+            try:
+                for index in batch:
+                    for variant, config_path in configs.items():
+                        directory = Path(workdir) / f"steady-{variant}-{index}"
+                        processes[(variant, index)] = start_variant(variant, config_path, directory, method)
+                time.sleep(mode.warmup)
+                figures = measure_window(processes, mode.window)
+            finally:
+                stop_all([process for process, _ in processes.values()])
+            for (variant, _), figure in figures.items():
+                results[variant].append(figure)
+    finally:
+        stop(store)
     return results
 
 
@@ -673,7 +702,7 @@ def goals(results):
     steady = results["steady"]
     floor_rss = statistics.median(round_["rss_mb"] for round_ in steady["floor"])
     rows = []
-    for variant in ("example", "all_linux"):
+    for variant in ("example", "all_linux", "remote_store"):
         above = statistics.median(round_["rss_mb"] for round_ in steady[variant]) - floor_rss
         rows.append((f"steady RSS above floor, {variant}", f"{above:+.1f} MB", f"<= {GOAL_RSS_ABOVE_FLOOR_MB:g} MB", above <= GOAL_RSS_ABOVE_FLOOR_MB))
     cpu = statistics.median(round_["cpu_percent"] for round_ in steady["example"])
@@ -697,14 +726,14 @@ def print_report(results):
 
     steady = results["steady"]
     print(f"\nsteady state (median of rounds, min and max in brackets); the floor imports {', '.join(results['floor_modules'])}")
-    print(f"  {'variant':<10} {'RSS':<30} {'CPU, % of one core':<34} {'wake-ups/s':<28} {'written kB/min':<28} threads")
+    print(f"  {'variant':<12} {'RSS':<30} {'CPU, % of one core':<34} {'wake-ups/s':<28} {'written kB/min':<28} threads")
     for variant, rounds in steady.items():
         rss = format_summary([round_["rss_mb"] for round_ in rounds], "MB")
         cpu = format_summary([round_["cpu_percent"] for round_ in rounds], "%", digits=3)
         wakeups = format_summary([round_["wakeups_per_second"] for round_ in rounds], "")
         written = format_summary([round_["written_kb_per_minute"] for round_ in rounds], "")
         threads = statistics.median(round_["threads"] for round_ in rounds)
-        print(f"  {variant:<10} {rss:<30} {cpu:<34} {wakeups:<28} {written:<28} {threads:g}")
+        print(f"  {variant:<12} {rss:<30} {cpu:<34} {wakeups:<28} {written:<28} {threads:g}")
     window = statistics.median(round_["window_seconds"] for round_ in steady["floor"])
     print(f"  CPU resolution over the {window:.0f} s window: {100 / (window * CLOCK_TICKS):.3f} % of one core")
 
