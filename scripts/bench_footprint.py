@@ -3,10 +3,10 @@
 
 One run measures, side by side:
 
-- steady state: RSS and CPU of `device-agent run` with the example config,
-  with the example config delivering to a store in another process, and
-  with every linux monitor enabled, against the floor, a bare interpreter
-  that imports the agent's runtime dependencies and sleeps;
+- steady state: RSS and CPU of `device-agent run` against the floor, a bare
+  interpreter that imports the agent's runtime dependencies and sleeps.
+  The agent runs with the example config, with the example config
+  delivering to a store in another process, and with every linux monitor;
 - start-up: wall time of `device-agent --version` against `python -c pass`,
   and the time from start to READY;
 - growth: RSS of a busy device after 24 simulated hours against its
@@ -384,7 +384,7 @@ def measure_window(processes, window):
 
 
 def steady_state(mode, workdir, method):
-    """Run the floor and both agent configs side by side; return {variant: [figures per round]}."""
+    """Run the floor and every agent config side by side; return {variant: [figures per round]}."""
     store, store_url, key_file = start_store(workdir)
     try:
         configs = variant_configs(workdir, store_url, key_file)
