@@ -10,7 +10,7 @@ from agent.errors import CatalogError
 
 CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
 
-_VERSION = re.compile(r"^(\d+(?:\.\d+)*)(?:-([0-9A-Za-z.-]+))?$")
+_VERSION = re.compile(r"^(\d+(?:\.\d+)*)(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z.-]+)?$")
 
 
 class Kind(str, enum.Enum):
@@ -28,7 +28,13 @@ class Kind(str, enum.Enum):
 @total_ordering
 @dataclass(frozen=True)
 class Version:
-    """An SDK version compared by number, with pre-releases before their release."""
+    """An SDK version compared by number, with pre-releases before their release.
+
+    Ordering follows Semantic Versioning 2.0.0: missing parts count as zero
+    (2.12 == 2.12.0), 2.11.10 > 2.11.9, 2.12.0-beta.1 < 2.12.0, and build
+    metadata after + is ignored. So a pre-release of 2.12.0 falls in the
+    "2.11.x and lower" row.
+    """
 
     release: tuple
     prerelease: tuple | None
@@ -121,6 +127,10 @@ class Catalog:
     def platforms(self):
         return sorted(self.rows)
 
+    def covers_missing_version(self, platform):
+        """Return True when the platform has a row for devices that give no SDK version (linux)."""
+        return any(row.sdk.covers(None) for row in self.rows.get(platform, ()))
+
     def offer(self, platform, sdk_version=None):
         """Return the row for this platform and SDK version, or raise CatalogError naming the covered ranges."""
         if platform not in self.rows:
@@ -143,29 +153,50 @@ class Catalog:
         ]
 
 
-def load_catalog(path=CATALOG_PATH):
-    import yaml
+_ATTRIBUTE_KEYS = {"type", "unit", "personal", "description"}
+_ROW_KEYS = {"sdk", "one_time", "event", "interval"}
 
-    with open(path, encoding="utf-8") as stream:
-        data = yaml.safe_load(stream)
+
+def load_catalog(path=CATALOG_PATH):
+    """Load and check the catalog; raise CatalogError when the file is invalid."""
+    from agent.yamlsource import DocumentError, load_document
+
+    try:
+        data = load_document(path).data
+    except DocumentError as error:
+        raise CatalogError(f"invalid catalog: {error}") from None
     try:
         return _build(data)
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise CatalogError(f"{path}: invalid catalog: {error}") from None
 
 
+VALUE_TYPES = ("string", "integer", "number", "boolean", "list", "object")
+
+
 def _build(data):
-    attributes = {
-        name: AttributeSpec(name, spec["type"], spec.get("unit"), bool(spec["personal"]), spec["description"])
-        for name, spec in data["attributes"].items()
-    }
+    attributes = {name: _build_attribute(name, spec) for name, spec in data["attributes"].items()}
     rows = {}
     for platform, platform_rows in data["platforms"].items():
         rows[platform] = [_build_row(platform, row, attributes) for row in platform_rows]
     return Catalog(attributes, rows)
 
 
+def _build_attribute(name, spec):
+    if set(spec) != _ATTRIBUTE_KEYS:
+        raise ValueError(f"attribute {name} has keys {sorted(spec)}; it needs exactly {sorted(_ATTRIBUTE_KEYS)}")
+    if spec["type"] not in VALUE_TYPES:
+        raise ValueError(f"attribute {name} has type {spec['type']!r}; use one of {', '.join(VALUE_TYPES)}")
+    if not isinstance(spec["personal"], bool):
+        raise ValueError(f"attribute {name} has personal {spec['personal']!r}; use true or false")
+    if not spec.get("description"):
+        raise ValueError(f"attribute {name} has no description")
+    return AttributeSpec(name, spec["type"], spec.get("unit"), spec["personal"], spec["description"])
+
+
 def _build_row(platform, row, attributes):
+    if not set(row) <= _ROW_KEYS:
+        raise ValueError(f"a row of platform {platform} has unknown keys {sorted(set(row) - _ROW_KEYS)}")
     sdk = row.get("sdk") or {}
     sdk_range = SdkRange(
         Version.parse(sdk["min"]) if "min" in sdk else None,

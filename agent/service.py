@@ -9,7 +9,6 @@ outbox for up to stop_timeout seconds and returns 0. Events that were not
 delivered stay in the outbox for the next start.
 """
 
-import importlib.util
 import logging
 import os
 import signal
@@ -176,13 +175,3 @@ class Service:
 
     def _watchdog_note(self):
         return f"; sending watchdog pings every {min(MAX_TICK, self.watchdog / 3):g} s" if self.watchdog else ""
-
-
-def reload_from_config_file(agent, config_path, state_dir_override=None):
-    """Reload agent.yaml with the config reloader, or log that this build has none."""
-    if importlib.util.find_spec("agent.reload") is None:
-        log.warning("Reload on SIGHUP is not available in this build; restart the service to apply changes to %s", config_path)
-        return
-    from agent.reload import reload_from_file
-
-    reload_from_file(agent, config_path, state_dir_override)

@@ -24,6 +24,9 @@ UTC_NAMES = {"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Zulu", "Etc/Zulu",
 # Entries of the zone database that are no zone of their own.
 NOT_ZONES = {"posixrules", "localtime", "Factory", "leapseconds", "leap-seconds.list", "tzdata.zi", "zone.tab", "zone1970.tab", "iso3166.tab", "zonenow.tab", "SECURITY"}
 _AREA_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)+$")
+# Any tzdata name, including single words such as Japan; real names are far shorter than the limit.
+_ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$")
+MAX_ZONE_NAME = 64
 # A POSIX rule without daylight saving time: name, then offset hours west of UTC.
 _FIXED_RULE = re.compile(r"^(?:[A-Za-z]{3,}|<[A-Za-z0-9+\-]{1,}>)([+-]?\d{1,2})(?::00)?$")
 
@@ -68,7 +71,10 @@ def zone_from_file(source, name):
     """Return the zone of a zone file: /etc/localtime, or a path TZ names."""
     link = _link_target(source, name)
     if link is not None and "zoneinfo/" in link:
-        return normalise_zone(link.split("zoneinfo/", 1)[1])
+        zone = normalise_zone(link.split("zoneinfo/", 1)[1])
+        if len(zone) > MAX_ZONE_NAME or not _ZONE_NAME.match(zone):
+            raise Unavailable(f"{name} is a link to {link[:200]}, which names no zone in the zone database")
+        return zone
     path = source.path(name)
     if not path.exists():
         if link is not None:

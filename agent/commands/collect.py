@@ -1,5 +1,7 @@
 """device-agent collect: read attributes once and print them, a dry run that emits no events."""
 
+from agent.commands.common import add_root_argument
+
 DEFAULT_TIMEOUT = 10.0
 
 
@@ -7,7 +9,7 @@ def add_parser(subparsers):
     parser = subparsers.add_parser("collect", help="read attributes from this host and print each value with its status and reason; emits no events")
     parser.add_argument("attributes", nargs="*", metavar="ATTRIBUTE", help="attributes to read (default: every attribute this agent has a collector for)")
     parser.add_argument("--json", action="store_true", help="print the samples as a JSON list")
-    parser.add_argument("--root", default="/", help="read host files under this directory instead of / (default: /)")
+    add_root_argument(parser)
     parser.add_argument("--config", help="agent.yaml whose geofences, e-mail and app unit the collectors use (default: none)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds each collector may take before its sample is an error (default: {DEFAULT_TIMEOUT:g})")
     parser.set_defaults(handler=collect)

@@ -18,3 +18,17 @@ def load(args):
     if args.state_dir:
         config = dataclasses.replace(config, state_dir=args.state_dir)
     return config
+
+
+def add_root_argument(parser):
+    parser.add_argument("--root", default="/", type=host_root, help="read host files under this directory instead of / (default: /)")
+
+
+def host_root(text):
+    """Accept an existing directory: a missing root would make every file look absent and values look made up."""
+    import argparse
+    import os
+
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an existing directory; pass the directory that holds the host's etc, proc and sys")
+    return text

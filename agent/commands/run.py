@@ -1,8 +1,9 @@
 """device-agent run: the agent itself."""
 
+import os
 import sys
 
-from agent.commands.common import add_config_arguments, load
+from agent.commands.common import add_config_arguments, add_root_argument, load
 
 DEFAULT_STOP_TIMEOUT = 10.0
 
@@ -11,7 +12,7 @@ def add_parser(subparsers):
     parser = subparsers.add_parser("run", help="run the agent")
     add_config_arguments(parser)
     parser.add_argument("--once", action="store_true", help="register, capture every enabled monitor once, deliver, and exit 0 only when the store acknowledged everything")
-    parser.add_argument("--root", default="/", help="read host files under this directory instead of / (default: /)")
+    add_root_argument(parser)
     parser.add_argument("--log-format", choices=("text", "json"), help="log line format on stderr, overriding logging.format in the config")
     parser.add_argument(
         "--stop-timeout",
@@ -27,8 +28,12 @@ def run(args):
     from agent.daemon import Agent
     from agent.logs import configure_logging
     from agent.sources.host import HostSource, settings_from_config
+    from agent.statelock import lock_state_dir
 
     config = load(args)
+    # State and keys stay private to the agent's user even when it runs outside the service's UMask.
+    os.umask(0o077)
+    state_lock = lock_state_dir(config.state_dir)
     configure_logging(config.logging.level, args.log_format or config.logging.format)
     agent = Agent(config, source=HostSource(args.root, settings=settings_from_config(config)))
     try:
@@ -38,6 +43,7 @@ def run(args):
         return _run_forever(agent, args)
     finally:
         agent.close()
+        state_lock.close()
 
 
 def _run_once(agent):
@@ -51,9 +57,10 @@ def _run_once(agent):
 def _run_forever(agent, args):
     from functools import partial
 
-    from agent.service import Service, reload_from_config_file
+    from agent.reload import reload_from_file
+    from agent.service import Service
 
-    reload = partial(reload_from_config_file, config_path=args.config, state_dir_override=args.state_dir)
+    reload = partial(reload_from_file, path=args.config, state_dir_override=args.state_dir)
     return Service(agent, reload=reload, stop_timeout=args.stop_timeout).run()
 
 

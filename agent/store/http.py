@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import re
+import sqlite3
 import sys
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
@@ -25,6 +26,9 @@ from agent.store.records import (
     validate_id,
     validate_record,
 )
+
+# Seconds a client waits before retrying after the database failed.
+RETRY_AFTER_UNAVAILABLE = 30
 
 log = logging.getLogger("agent.store")
 
@@ -92,6 +96,12 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
             log.debug("client %s closed the connection or timed out: %s", self.client_address[0], error)
             self.close_connection = True
             return
+        except sqlite3.OperationalError as error:
+            # A full disk or a locked database passes; the client keeps its events and retries.
+            log.error("request %s %s failed on the database, answering 503: %s", self.command, shorten(self.path, 200), error)
+            status = HTTPStatus.SERVICE_UNAVAILABLE
+            payload = error_payload(status, f"the store cannot write its database ({error}); retry later")
+            headers = (("Retry-After", str(RETRY_AFTER_UNAVAILABLE)),)
         except Exception:
             log.exception("request %s %s failed", self.command, shorten(self.path, 200))
             status = HTTPStatus.INTERNAL_SERVER_ERROR

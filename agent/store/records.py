@@ -310,7 +310,11 @@ def parse_timestamp(value, field):
         raise InvalidRecord(
             f"{field} {shorten(value)} is not a valid date and time; check its fields"
         ) from None
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        # 0001-01-01 with a positive offset, or 9999-12-31 with a negative one, has no UTC equivalent.
+        raise InvalidRecord(f"{field} {shorten(value)} lies outside the years 1 to 9999 in UTC") from None
 
 
 def format_timestamp(moment):
