@@ -210,6 +210,8 @@ def all_monitors_config(interval, poll_interval=None):
         lines.append(f"    - {attribute}: {{poll_interval: {poll_interval:g}s}}" if poll_interval else f"    - {attribute}")
     lines.append("  interval:")
     lines += [f"    {attribute}: {interval:g}s" for attribute in row["interval"]]
+    # The geofence monitor needs at least one fence to check against.
+    lines += ["geofences:", "  - {name: benchmark-site, latitude: 52.52, longitude: 13.405, radius: 200}"]
     lines += ["store:", "  flush_interval: 5s", "logging:", "  level: warning", ""]
     return "\n".join(lines)
 
