@@ -67,7 +67,7 @@ class Agent:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.db = StateDB.in_state_dir(self.state_dir)
         self.tracker = ChangeTracker(self.db)
-        self.outbox = Outbox(self.db)
+        self.outbox = Outbox(self.db, self.config.store.max_outbox_events, self.config.store.max_outbox_bytes)
         url, key = self._connect_store()
         self.sender = Sender(self.outbox, url, self.config.device.app_id, key, self.config.store)
         self.device, registered = register(self.db, self.config.device, self.source, force=force_registration, now=self.clock.wall())
@@ -315,10 +315,7 @@ class Agent:
         self._schedule_monitors(keep)
 
     def _send_loop(self):
-        while not self._stop.is_set():
-            self.sender.drain(deadline=time.monotonic() + self.config.store.flush_interval)
-            self._sender_wakeup.wait(self.config.store.flush_interval)
-            self._sender_wakeup.clear()
+        self.sender.run(self._stop, self._sender_wakeup, lambda: self.config.store.flush_interval)
 
     def stop(self, flush_timeout=10.0):
         """Stop capturing, then flush the outbox for up to flush_timeout seconds."""
@@ -327,9 +324,11 @@ class Agent:
         if self._scheduler is not None:
             self._scheduler.stop()
             self._scheduler = None
+        deadline = time.monotonic() + flush_timeout
         if self._sender_thread is not None:
-            self._sender_thread.join()
-        delivered = self.sender.drain(deadline=time.monotonic() + flush_timeout)
+            # A request in flight to a hung store may outlast the flush timeout; the thread is a daemon.
+            self._sender_thread.join(flush_timeout)
+        delivered = self.sender.drain(deadline=deadline)
         if not delivered:
             log.warning("Stopping with %d events not yet delivered; they stay in the outbox for the next start", self.outbox.depth())
         return delivered

@@ -20,22 +20,19 @@ class ChangeTracker:
         The last value, the sequence counter and the event commit in one
         transaction, so a crash can neither lose a change nor send it twice.
         """
+        with self.db.transaction() as connection:
+            return _record(connection, device_id, kind, samples)
+
+    def record_many(self, entries):
+        """Record (device_id, kind, samples) entries in one transaction; return the events queued.
+
+        One commit for many devices is what lets a fleet of thousands keep up;
+        each entry is recorded exactly as record() would.
+        """
         events = []
         with self.db.transaction() as connection:
-            sequence = _next_sequence(connection, device_id)
-            for sample in samples:
-                payload = json.dumps(sample.payload(), sort_keys=True, separators=(",", ":"))
-                if payload == _last_payload(connection, device_id, sample.attribute):
-                    continue
-                connection.execute(
-                    "INSERT OR REPLACE INTO last_values (device_id, attribute, payload, captured_at) VALUES (?, ?, ?, ?)",
-                    (device_id, sample.attribute, payload, sample.captured_at.isoformat()),
-                )
-                event = update_event(device_id, sequence, kind, sample)
-                Outbox.insert(connection, event)
-                events.append(event)
-                sequence += 1
-            connection.execute("UPDATE devices SET next_sequence = ? WHERE device_id = ?", (sequence, device_id))
+            for device_id, kind, samples in entries:
+                events.extend(_record(connection, device_id, kind, samples))
         return events
 
     def heartbeat(self, device_id, now, attributes=None):
@@ -74,6 +71,25 @@ class ChangeTracker:
 
 def _heartbeat_setting(device_id):
     return f"heartbeat_sent_at:{device_id}"
+
+
+def _record(connection, device_id, kind, samples):
+    events = []
+    sequence = _next_sequence(connection, device_id)
+    for sample in samples:
+        payload = json.dumps(sample.payload(), sort_keys=True, separators=(",", ":"))
+        if payload == _last_payload(connection, device_id, sample.attribute):
+            continue
+        connection.execute(
+            "INSERT OR REPLACE INTO last_values (device_id, attribute, payload, captured_at) VALUES (?, ?, ?, ?)",
+            (device_id, sample.attribute, payload, sample.captured_at.isoformat()),
+        )
+        event = update_event(device_id, sequence, kind, sample)
+        Outbox.insert(connection, event)
+        events.append(event)
+        sequence += 1
+    connection.execute("UPDATE devices SET next_sequence = ? WHERE device_id = ?", (sequence, device_id))
+    return events
 
 
 def _next_sequence(connection, device_id):

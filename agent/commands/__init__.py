@@ -5,6 +5,6 @@ sets its handler. Modules import only argparse at the top, so building
 the parser for --version or --help stays fast.
 """
 
-from agent.commands import collect, config, monitors, profile, register, run, status, store
+from agent.commands import collect, config, monitors, profile, register, run, simulate, status, store
 
-COMMANDS = (run, collect, status, config, monitors, store, profile, register)
+COMMANDS = (run, collect, status, config, monitors, store, profile, register, simulate)

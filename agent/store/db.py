@@ -138,9 +138,12 @@ class Outcome:
     status: str
     reason: str | None = None
     created: bool = False
+    # A stable word for a rejection the client can act on, such as "not_registered".
+    code: str | None = None
 
 
 DUPLICATE = Outcome("duplicate")
+NOT_REGISTERED = "not_registered"
 
 
 class ProfileDatabase:
@@ -255,6 +258,7 @@ class ProfileDatabase:
                 "rejected",
                 f"device_id {record.device_id!r} is not registered in app {app_id!r}; "
                 "send its registration record first",
+                code=NOT_REGISTERED,
             )
 
         cursor = connection.execute(

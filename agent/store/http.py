@@ -243,7 +243,7 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
                 continue
             outcome = next(outcomes)
             if outcome.status == "rejected":
-                results.append(rejected_result(raw, outcome.reason))
+                results.append(rejected_result(raw, outcome.reason, outcome.code))
             else:
                 results.append({"event_id": record.event_id, "status": outcome.status})
 
@@ -479,11 +479,14 @@ def first_rejection(payload):
     return ""
 
 
-def rejected_result(raw, reason):
+def rejected_result(raw, reason, code=None):
     event_id = raw.get("event_id") if isinstance(raw, dict) else None
     if not isinstance(event_id, str):
         event_id = None
-    return {"event_id": event_id, "status": "rejected", "reason": reason}
+    result = {"event_id": event_id, "status": "rejected", "reason": reason}
+    if code is not None:
+        result["code"] = code
+    return result
 
 
 def error_payload(status, reason):
