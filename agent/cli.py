@@ -1,6 +1,6 @@
 """The device-agent command line: parse, dispatch, and turn errors into one plain line."""
 
-import argparse
+import sys
 
 from agent import __version__
 
@@ -8,6 +8,11 @@ EX_CONFIG = 78
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    # A bare --version skips building the parser, which imports every command module.
+    if argv == ["--version"]:
+        print(f"device-agent {__version__}")
+        return 0
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
@@ -29,6 +34,8 @@ def main(argv=None):
 
 
 def build_parser():
+    import argparse
+
     from agent.commands import COMMANDS
 
     parser = argparse.ArgumentParser(prog="device-agent", description="Keep this device's app profile in a profile store up to date.")

@@ -8,7 +8,7 @@ import sys
 import threading
 
 from agent.errors import StoreError
-from agent.store.server import DEFAULT_MAX_BODY, ProfileStoreServer
+from agent.store import DEFAULT_MAX_BODY
 
 KEY_VARIABLE = "DEVICE_AGENT_PROFILE_KEY"
 EXIT_CONFIG = 78  # EX_CONFIG from sysexits.h: the store is not configured to start
@@ -57,6 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     """Serve the profile store until SIGTERM or SIGINT; return the exit status."""
+    from agent.store.server import ProfileStoreServer
+
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from http.server import ThreadingHTTPServer
 
 from agent.errors import StoreError
+from agent.store import DEFAULT_MAX_BODY
 from agent.store.db import ProfileDatabase
 from agent.store.http import StoreRequestHandler
 from agent.store.logs import RepeatLimitedLog
@@ -17,13 +18,14 @@ from agent.store.ratelimit import RateLimiter
 
 log = logging.getLogger("agent.store")
 
-DEFAULT_MAX_BODY = 1 << 20
 # Bounds of the lingering close: how long, and how many bytes, the store reads
 # from a client after its last response before closing the connection.
 LINGER_SECONDS = 2.0
 LINGER_MAX_BYTES = 4 << 20
-# How often serve_forever() checks for shutdown(), in seconds; it bounds how long shutdown() waits.
-POLL_INTERVAL = 0.05
+# How often serve_forever() checks for shutdown(), in seconds. shutdown() wakes
+# the loop at once, so this only bounds the wait where that wake-up fails.
+# A long interval keeps an idle store from waking the CPU.
+POLL_INTERVAL = 5.0
 
 
 class StoreHTTPServer(ThreadingHTTPServer):
@@ -62,6 +64,18 @@ class StoreHTTPServer(ThreadingHTTPServer):
         finally:
             with self._connections_lock:
                 self._connections.discard(request)
+
+    def wake(self):
+        """Make serve_forever() return from select() at once, so shutdown() need not wait a poll interval.
+
+        On Linux, shutting down a listening socket makes it readable and
+        accept() then fails, which socketserver ignores. Elsewhere this may
+        raise, and serve_forever() notices shutdown() within POLL_INTERVAL.
+        """
+        try:
+            self.socket.shutdown(socket.SHUT_RDWR)
+        except OSError as error:
+            log.debug("cannot wake the serving loop, shutdown waits up to %gs: %s", POLL_INTERVAL, error)
 
     def shutdown_request(self, request):
         # Lingering close: reading what the client still sends (an unread body
@@ -186,6 +200,7 @@ class ProfileStoreServer:
         # socketserver's shutdown() waits for serve_forever(), so it would hang
         # on a server that was bound but never served.
         if self._serving or self._thread is not None:
+            httpd.wake()
             httpd.shutdown()
         self._serving = False
         httpd.server_close()
