@@ -13,7 +13,7 @@ def main(argv=None):
     if argv == ["--version"]:
         print(f"device-agent {__version__}")
         return 0
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
         parser.print_help()
@@ -33,14 +33,15 @@ def main(argv=None):
         return 130
 
 
-def build_parser():
+def build_parser(argv=()):
+    """Build the parser for argv; with no command named, every command is registered, as --help needs."""
     import argparse
 
-    from agent.commands import COMMANDS
+    from agent.commands import command_modules
 
     parser = argparse.ArgumentParser(prog="device-agent", description="Keep this device's app profile in a profile store up to date.")
     parser.add_argument("--version", action="version", version=f"device-agent {__version__}")
     subparsers = parser.add_subparsers(metavar="COMMAND")
-    for command in COMMANDS:
+    for command in command_modules(argv):
         command.add_parser(subparsers)
     return parser

@@ -4,7 +4,6 @@ Every problem in a file is gathered before anything starts, each with
 file:line:column, the offending value and what is allowed.
 """
 
-import difflib
 import math
 import os
 import re
@@ -629,6 +628,8 @@ def _did_you_mean(word, choices):
 def _closest(word, choices):
     """Return the choice a word is a near miss of (a small typo, or contained in one choice), or None."""
     choices = [str(choice) for choice in choices]
+    import difflib  # only a config with a near miss pays for it
+
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     if close:
         return close[0]

@@ -149,8 +149,9 @@ NOT_REGISTERED = "not_registered"
 class ProfileDatabase:
     """App profiles in one SQLite file, opened in WAL mode."""
 
-    def __init__(self, path):
+    def __init__(self, path, cache_kib=None):
         self.path = str(path)
+        self.cache_kib = cache_kib
         self._write_lock = threading.Lock()
         self._readers = queue.SimpleQueue()
         self._closed = False
@@ -166,6 +167,8 @@ class ProfileDatabase:
             # An answer of "applied" lets the agent delete its copy, so the batch
             # must survive the store host losing power: FULL syncs each commit.
             connection.execute("PRAGMA synchronous = FULL")
+            if self.cache_kib is not None:
+                connection.execute(f"PRAGMA cache_size = {-int(self.cache_kib)}")
         except sqlite3.Error as error:
             raise StoreError(
                 f"cannot open profile store database {self.path}: {error}; "

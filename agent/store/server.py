@@ -124,7 +124,7 @@ class ProfileStoreServer:
     """
 
     def __init__(self, db_path, host="127.0.0.1", port=0, key=None, *,
-                 max_body=DEFAULT_MAX_BODY, rate_limit=None):
+                 max_body=DEFAULT_MAX_BODY, rate_limit=None, cache_kib=None):
         if isinstance(key, str):
             key = key.encode("utf-8")
         if key is not None and not key:
@@ -137,6 +137,8 @@ class ProfileStoreServer:
         self.key = key
         self.max_body = max_body
         self.limiter = RateLimiter(rate_limit) if rate_limit is not None else None
+        # SQLite's page cache per connection in KiB; None keeps SQLite's default of 2 MiB.
+        self.cache_kib = cache_kib
         self._httpd = None
         self._db = None
         self._thread = None
@@ -155,7 +157,7 @@ class ProfileStoreServer:
         """Open the database and bind the listening socket; raise StoreError on failure."""
         if self._httpd is not None:
             return self
-        self._db = ProfileDatabase(self.db_path)
+        self._db = ProfileDatabase(self.db_path, cache_kib=self.cache_kib)
         try:
             self._httpd = StoreHTTPServer(
                 (self.host, self.port), self._db, self.key, self.max_body, self.limiter
