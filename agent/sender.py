@@ -30,6 +30,11 @@ REJECTED = "rejected"
 MAX_BATCH = 100
 # Statuses that mean "try again later". 401 and 403 are retried too, because a key fix makes them pass.
 RETRIED_STATUSES = {401, 403, 408, 425, 429}
+
+# Outcomes of registering a device again after the store lost its profile.
+REGISTRATION_DONE = "registered"
+REGISTRATION_DEFERRED = "deferred"
+REGISTRATION_REFUSED = "refused"
 # The code of a rejection because the store has no profile for the device.
 NOT_REGISTERED = "not_registered"
 # Seconds within which a device is not registered again, so a store that keeps forgetting it cannot cause a loop.
@@ -88,7 +93,7 @@ class Sender:
         self._timeout = httpx.Timeout(store_config.read_timeout, connect=store_config.connect_timeout)
         self._client = httpx.Client(
             timeout=self._timeout,
-            verify=tls_context(store_config.ca_bundle) if store_url.startswith("https:") else _plain_http_context(),
+            verify=tls_context(store_config.ca_bundle) if store_url.startswith("https:") or store_config.ca_bundle else _plain_http_context(),
             transport=transport,
         )
 
@@ -170,14 +175,14 @@ class Sender:
             response = self._client.post(self.endpoint, content=content.encode("utf-8"), headers=self._headers(), timeout=timeout)
         except httpx.HTTPError as error:
             return self._failed(batch, f"cannot reach the profile store at {self.endpoint}: {type(error).__name__}: {error}")
-        return self._handle(batch, response)
+        return self._handle(batch, response, timeout)
 
-    def _handle(self, batch, response):
+    def _handle(self, batch, response, timeout=None):
         status = response.status_code
         body = _json_or_none(response)
         results = body.get("results") if isinstance(body, dict) else None
         if status == 200 or (status == 400 and isinstance(results, list) and len(results) == len(batch)):
-            return self._settle(batch, results if isinstance(results, list) else [])
+            return self._settle(batch, results if isinstance(results, list) else [], timeout)
         reason = _error_reason(body) or response.text[:200] or f"HTTP {status}"
         if status == 413 and len(batch) > 1:
             # A smaller batch can go at once, because the store is up.
@@ -192,7 +197,7 @@ class Sender:
         self._dead_letter([(event, f"HTTP {status}: {reason}") for event in batch])
         return BatchResult(sent=len(batch), dead_lettered=len(batch))
 
-    def _settle(self, batch, results):
+    def _settle(self, batch, results, timeout=None):
         by_id = {item.get("event_id"): item for item in results if isinstance(item, dict)}
         acknowledged, rejected, unknown = [], [], []
         unregistered = set()
@@ -209,12 +214,18 @@ class Sender:
                 unknown.append(event)
         if acknowledged:
             self.outbox.acknowledge(acknowledged)
-        rejected, resending = self._register_lost_devices(rejected, unregistered)
+        rejected, resending, failure = self._register_lost_devices(rejected, unregistered, timeout)
         if rejected:
             self._dead_letter(rejected)
         if acknowledged or rejected or resending:
             self.last_delivery = time.time()
         result = BatchResult(sent=len(batch), acknowledged=len(acknowledged), dead_lettered=len(rejected))
+        if failure is not None:
+            # The new registration did not go through for now: its events stay and the sender backs off.
+            error, retry_after = failure
+            failed = self._failed([event for event in batch if event.device_id in unregistered], error, retry_after)
+            result.retry, result.error, result.retry_after = True, failed.error, failed.retry_after
+            return result
         if unknown:
             # Events the response leaves out or gives no status are retried, because the store applies each id once.
             result.retry = True
@@ -222,27 +233,43 @@ class Sender:
             self._failed(unknown, result.error)
         return result
 
-    def _register_lost_devices(self, rejected, lost):
-        """Register again the lost devices, which the store has no profile for; return (events still rejected, count kept for resending)."""
-        registered = {device_id for device_id in lost if self._register_again(device_id)}
-        still_rejected = [(event, reason) for event, reason in rejected if event.device_id not in registered]
-        return still_rejected, len(rejected) - len(still_rejected)
+    def _register_lost_devices(self, rejected, lost, timeout=None):
+        """Register again the devices the store has no profile for.
 
-    def _register_again(self, device_id):
-        """Send a new registration for a device whose profile the store lost; return True when the store took it."""
+        Return the events still rejected, the count kept for resending, and
+        (error, retry_after) when a registration failed in a way worth retrying.
+        """
+        kept, failure = set(), None
+        for device_id in lost:
+            outcome, detail = self._register_again(device_id, timeout)
+            if outcome != REGISTRATION_REFUSED:
+                kept.add(device_id)
+            if outcome == REGISTRATION_DEFERRED and failure is None:
+                failure = detail
+        still_rejected = [(event, reason) for event, reason in rejected if event.device_id not in kept]
+        return still_rejected, len(rejected) - len(still_rejected), failure
+
+    def _register_again(self, device_id, timeout=None):
+        """Send a new registration for a device whose profile the store lost.
+
+        Return (outcome, detail): registered; deferred with (error, retry_after)
+        when the store is unreachable or answered a status worth retrying; or
+        refused, which dead-letters the device's rejected events.
+        """
         # A device whose profile is missing again right after registering would loop, so its events are dead-lettered.
         last = self._registered_again.get(device_id)
         if last is not None and time.monotonic() - last < REGISTER_AGAIN_INTERVAL:
-            return False
+            return REGISTRATION_REFUSED, None
         event = self.outbox.registration_again(device_id)
         if event is None:
-            return False
+            return REGISTRATION_REFUSED, None
         try:
-            response = self._client.post(self.endpoint, json={"records": [event]}, headers=self._headers())
-            results = response.json().get("results") if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError, AttributeError) as error:
-            log.warning("Registering device %s again failed: %s; its events stay in the outbox", device_id, error)
-            return True
+            response = self._client.post(self.endpoint, json={"records": [event]}, headers=self._headers(), timeout=timeout or self._timeout)
+        except httpx.HTTPError as error:
+            return REGISTRATION_DEFERRED, (f"registering device {device_id} again failed: {type(error).__name__}: {error}", None)
+        status = response.status_code
+        body = _json_or_none(response)
+        results = body.get("results") if isinstance(body, dict) and status == 200 else None
         statuses = [item.get("status") for item in results or [] if isinstance(item, dict)]
         if statuses and statuses[0] in ACKNOWLEDGED:
             self._registered_again[device_id] = time.monotonic()
@@ -250,9 +277,11 @@ class Sender:
                 "Profile store had no profile for device %s; registered it again with its %d last values and resending its events",
                 device_id, len(event["attributes"]),
             )
-            return True
-        log.error("Profile store did not take the new registration of device %s (HTTP %d); dead-lettering its events", device_id, response.status_code)
-        return False
+            return REGISTRATION_DONE, None
+        if status in RETRIED_STATUSES or status >= 500 or status == 200:
+            return REGISTRATION_DEFERRED, (f"registering device {device_id} again got HTTP {status}; its events stay in the outbox", _retry_after(response))
+        log.error("Profile store rejected the new registration of device %s (HTTP %d: %s); dead-lettering its events", device_id, status, _error_reason(body) or response.text[:200])
+        return REGISTRATION_REFUSED, None
 
     def _headers(self):
         headers = {"Content-Type": "application/json"}
