@@ -29,6 +29,18 @@ def main(argv=None):
     except AgentError as error:
         print_error(f"device-agent: {error}")
         return 1
+    except BrokenPipeError:
+        # The reader went away (device-agent monitors | head); stdout is pointed at
+        # /dev/null so the interpreter's final flush does not fail again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except OSError as error:
+        # A file or directory the command was pointed at cannot be used; the error names it.
+        where = f" {error.filename}" if error.filename else ""
+        print_error(f"device-agent: cannot use{where}: {error.strerror or error}")
+        return 1
     except KeyboardInterrupt:
         return 130
 

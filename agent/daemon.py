@@ -281,9 +281,10 @@ class Agent:
         """
         identity_changed = config.device != self.config.device
         old_monitors = set(self.config.monitors)
-        self.config = config
         previous = self.device
+        # Register first: if that fails (a locked database), the running config stays whole.
         self.device, registered = register(self.db, config.device, self.source, now=self.clock.wall())
+        self.config = config
         if registered:
             log.info("Device identity changed; registered device %s again", self.device.device_id)
         registered = registered or self.device.registered_at != previous.registered_at
@@ -291,6 +292,8 @@ class Agent:
             log.info("Device %s was registered again; capturing every monitor again", self.device.device_id)
         if self._scheduler is not None:
             self._reschedule(old_monitors, registered)
+            # The heartbeat job waits for the old period; run it now so it waits for the new one.
+            self._scheduler.run_in(HEARTBEAT_JOB, 0)
         log.info("Reloaded %s: %d monitors", config.path, len(config.monitors))
 
     def _reschedule(self, old_monitors, registered):

@@ -41,7 +41,9 @@ def register(db, device_config, source, force=False, now=None):
 
     device = _device(device_config, device_id, user_id, source, now.isoformat())
     with db.transaction() as connection:
-        sequence = row["next_sequence"] if row else _initial_sequence()
+        # Read the counter again inside the transaction: a capture may have used numbers since.
+        current = connection.execute("SELECT next_sequence FROM devices WHERE device_id = ?", (device_id,)).fetchone()
+        sequence = current[0] if current else _initial_sequence()
         connection.execute(
             "INSERT OR REPLACE INTO devices (device_id, app_id, user_id, customer_id, platform, sdk_version, registered_at, next_sequence)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

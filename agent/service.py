@@ -78,13 +78,16 @@ class Service:
         self.install_signal_handlers()
         self.agent.open()
         status = EXIT_OK
-        if self._stop_signal is None:
-            self.agent.start()
-            self._write_status()
-            self.notifier.ready(status=self._status_line())
-            log.info("Agent running for device %s with %d monitors%s", self.agent.device.device_id, len(self.agent.config.monitors), self._watchdog_note())
-            status = self._loop()
-        self._stop()
+        try:
+            if self._stop_signal is None:
+                self.agent.start()
+                self._write_status()
+                self.notifier.ready(status=self._status_line())
+                log.info("Agent running for device %s with %d monitors%s", self.agent.device.device_id, len(self.agent.config.monitors), self._watchdog_note())
+                status = self._loop()
+        finally:
+            # Whatever ended the loop, flush the outbox and report STOPPING before exiting.
+            self._stop()
         return status
 
     def _loop(self):
@@ -134,6 +137,8 @@ class Service:
                 self.reload(self.agent)
             except AgentError as error:
                 log.error("Reload failed, so the agent keeps running with the previous config: %s", error)
+            except Exception as error:  # noqa: BLE001 - a failed reload must not stop a running agent
+                log.error("Reload failed (%s: %s), so the agent keeps running with the previous config", type(error).__name__, error)
         self.notifier.ready(status=self._status_line())
 
     # health and status

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from agent.errors import AgentError
+from agent.outbox import COALESCED_SETTING, DROPPED_SETTING
 from agent.samples import Status
 
 # How often the run loop writes the status to the state database, in seconds.
@@ -149,6 +150,15 @@ def read_status(db_path, configured=(), now=None):
     monitor that has never been captured still shows up.
     """
     now = now if now is not None else time.time()
+    try:
+        return _read_status(db_path, configured, now)
+    except (sqlite3.Error, ValueError) as error:
+        raise AgentError(
+            f"cannot read the agent's state from {db_path}: {error}; if the file is damaged, the agent moves it aside at its next start"
+        ) from None
+
+
+def _read_status(db_path, configured, now):
     with _open_read_only(Path(db_path)) as connection:
         settings = _settings(connection)
         device_id = settings.get("agent_device_id") or _latest_device_id(connection)
@@ -241,11 +251,22 @@ def _monitors(connection, device_id, configured):
 def _outbox(connection, now):
     depth, oldest = connection.execute("SELECT COUNT(*), MIN(created_at) FROM outbox").fetchone()
     dead_letters = connection.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0]
+    losses = dict(connection.execute("SELECT name, value FROM settings WHERE name IN (?, ?)", (COALESCED_SETTING, DROPPED_SETTING)).fetchall())
     return {
         "depth": depth,
         "oldest_event_age_seconds": round(now - oldest, 1) if oldest is not None else None,
         "dead_letters": dead_letters,
+        # Events merged into a newer one, or dropped, while the outbox was over its cap.
+        "coalesced": _count(losses.get(COALESCED_SETTING)),
+        "dropped": _count(losses.get(DROPPED_SETTING)),
     }
+
+
+def _count(value):
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
 
 
 def _timestamp(value):
@@ -300,6 +321,7 @@ def render_text(report, now=None):
         f"  depth          {outbox['depth']} events",
         f"  oldest event   {_duration(age) + ' old' if age is not None else 'none'}",
         f"  dead letters   {outbox['dead_letters']}",
+        f"  over the cap   {outbox['coalesced']} coalesced, {outbox['dropped']} dropped",
     ]
 
     delivery = report["delivery"]

@@ -18,8 +18,15 @@ def register_device(args):
     from agent.sources.host import HostSource
     from agent.statedb import StateDB
 
+    import sqlite3
+
+    from agent.errors import AgentError
+
     config = load(args)
-    db = StateDB.in_state_dir(config.state_dir)
+    try:
+        db = StateDB.in_state_dir(config.state_dir)
+    except (OSError, sqlite3.Error) as error:
+        raise AgentError(f"cannot open the agent's state in {config.state_dir}: {error}; check that state_dir is a writable directory") from None
     try:
         device, registered = register(db, config.device, HostSource(), force=args.force)
     finally:
@@ -28,7 +35,7 @@ def register_device(args):
         print(f"Device {device.device_id} is registered already; pass --force to register it again")
         return 0
     print(
-        f"Registered device {device.device_id} in {config.state_dir}. "
+        f"Queued a new registration of device {device.device_id} in {config.state_dir}. "
         "A running agent captures every monitor again after a reload (systemctl reload device-agent) or a restart."
     )
     return 0

@@ -1,9 +1,12 @@
 """device-agent simulate: run a fleet of simulated devices against a profile store."""
 
 import argparse
+import math
 import sys
 
 EMBEDDED = "embedded"
+# Ten years of simulated time; more overflows datetime arithmetic.
+MAX_DURATION_SECONDS = 3650 * 86400
 
 
 def add_parser(subparsers):
@@ -49,8 +52,12 @@ def simulate(args):
         mix = parse_mix(args.mix)
     except ValueError as error:
         raise AgentError(str(error)) from None
-    if duration <= 0:
-        raise AgentError(f"--duration {args.duration!r} must be above 0")
+    if not 0 < duration <= MAX_DURATION_SECONDS:
+        raise AgentError(f"--duration {args.duration!r} must be above 0 and at most 3650d")
+    if args.speed is not None and not (math.isfinite(args.speed) and args.speed > 0):
+        raise AgentError(f"--speed {args.speed!r} must be a number of simulated seconds per second above 0")
+    if args.report:
+        _check_writable(args.report)
 
     progress = _ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.no_progress else None
     summary = _run(args, duration, mix, progress)
@@ -63,6 +70,17 @@ def simulate(args):
         print(f"device-agent simulate: {problem}", file=sys.stderr)
         return 1
     return 0
+
+
+def _check_writable(path):
+    """Fail before the run, not after it, when the report cannot be written."""
+    import os
+
+    from agent.errors import AgentError
+
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path) or not os.path.isdir(directory) or not os.access(directory, os.W_OK):
+        raise AgentError(f"cannot write the report to {path}: pass a file in an existing writable directory")
 
 
 def _run(args, duration, mix, progress):

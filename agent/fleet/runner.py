@@ -11,6 +11,7 @@ and the clock are simulated.
 
 import heapq
 import itertools
+import math
 import random
 import tempfile
 import threading
@@ -86,7 +87,7 @@ def parse_mix(text):
             share = float(weight) if weight else 1.0
         except ValueError:
             raise ValueError(f"mix entry {part.strip()!r} has an invalid weight; write platform:sdk=weight, such as android:2.11=40") from None
-        if not platform or share < 0:
+        if not platform or not math.isfinite(share) or share < 0:
             raise ValueError(f"mix entry {part.strip()!r} is invalid; write platform:sdk=weight, such as android:2.11=40")
         mix.append((platform, sdk_version or None, share))
     if not mix or sum(share for _, _, share in mix) <= 0:

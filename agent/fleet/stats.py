@@ -19,6 +19,10 @@ class TimedEvent(PendingEvent):
     created_at: float  # wall-clock time.time() when the event entered the outbox
 
 
+FLEET_MAX_EVENTS = 1 << 40
+FLEET_MAX_BYTES = 1 << 50
+
+
 class FleetOutbox(Outbox):
     """The outbox, counting what the sender acknowledges, retries and dead-letters.
 
@@ -26,7 +30,10 @@ class FleetOutbox(Outbox):
     """
 
     def __init__(self, db, clock, stats):
-        super().__init__(db)
+        # The caps are sized for one device. A shard's outbox holds thousands of
+        # devices, so those caps would coalesce and drop events the store is
+        # about to take; the simulator's pace bounds its backlog instead.
+        super().__init__(db, max_events=FLEET_MAX_EVENTS, max_bytes=FLEET_MAX_BYTES)
         self.clock = clock
         self.stats = stats
 
