@@ -48,6 +48,9 @@ class DeviceConfig:
     user_id: str | None = None
     customer_id: str | None = None
     device_id: str | None = None
+    # Sources for attributes Linux keeps nowhere: email_id, and foreground from the app's unit.
+    email: str | None = None
+    app_unit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ def _sorted(problems):
 
 
 _TOP_KEYS = ("device", "monitors", "geofences", "store", "state_dir", "logging", "heartbeat")
-_DEVICE_KEYS = ("platform", "sdk_version", "app_id", "user_id", "customer_id", "device_id")
+_DEVICE_KEYS = ("platform", "sdk_version", "app_id", "user_id", "customer_id", "device_id", "email", "app_unit")
 _STORE_KEYS = (
     "url", "key_file", "key_env", "batch_size", "flush_interval", "connect_timeout", "read_timeout", "ca_bundle",
     "max_outbox_events", "max_outbox_bytes",
@@ -196,6 +199,8 @@ class _Checker:
             user_id=self.profile_text(self.optional_string(section, location, "user_id"), location, "user_id"),
             customer_id=self.profile_text(self.optional_string(section, location, "customer_id"), location, "customer_id"),
             device_id=self.identifier(self.optional_string(section, location, "device_id"), location, "device_id"),
+            email=self.profile_text(self.optional_string(section, location, "email"), location, "email"),
+            app_unit=self.optional_string(section, location, "app_unit"),
         )
         if platform is None or not version_valid:
             return device, None

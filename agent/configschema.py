@@ -57,6 +57,8 @@ def _device(catalog):
             "user_id": identifier | {"description": "Generated once and kept when left out."},
             "customer_id": identifier,
             "device_id": identifier | {"description": "Derived from /etc/machine-id and app_id when left out."},
+            "email": {"type": "string", "description": "The device user's e-mail address, reported as email_id."},
+            "app_unit": {"type": "string", "description": "The systemd unit that runs the app, which defines foreground and foreground_app."},
         },
         "allOf": [
             {

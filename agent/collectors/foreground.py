@@ -40,7 +40,7 @@ def foreground_app(source):
 def email_id(source):
     email = source.settings.email
     if not email:
-        raise NotSupported("Linux keeps no e-mail address for a device; set email in agent.yaml to report one")
+        raise NotSupported("Linux keeps no e-mail address for a device; set device.email in agent.yaml to report one")
     return email
 
 
@@ -67,5 +67,5 @@ def _unit_directories(source, root, unit):
 def _app_unit(source):
     unit = source.settings.app_unit
     if not unit:
-        raise NotSupported("Linux has no foreground app; set app_unit in agent.yaml to the systemd unit that runs the app")
+        raise NotSupported("Linux has no foreground app; set device.app_unit in agent.yaml to the systemd unit that runs the app")
     return unit

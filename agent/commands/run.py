@@ -47,9 +47,15 @@ def run(args):
 
 
 def _run_once(agent):
+    from agent.status import SenderStateTracker
+
     dead_letters_before = agent.outbox.dead_letter_count()
     delivered = agent.run_once()
     agent.monitor_status.flush(agent.db)
+    # device-agent status then shows this run's delivery, as it does for a long-running agent.
+    sender_state = SenderStateTracker()
+    sender_state.observe(agent.sender)
+    sender_state.flush(agent.db, agent.device.device_id, os.getpid(), stopped=True)
     if not delivered:
         print(f"device-agent: {agent.outbox.depth()} events not acknowledged by the store: {agent.sender.last_error}", file=sys.stderr)
         return 1

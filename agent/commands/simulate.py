@@ -78,9 +78,12 @@ def _check_writable(path):
 
     from agent.errors import AgentError
 
-    directory = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path) or not os.path.isdir(directory) or not os.access(directory, os.W_OK):
-        raise AgentError(f"cannot write the report to {path}: pass a file in an existing writable directory")
+    # The report's missing parent directories are created, so the nearest existing one must be writable.
+    existing = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if os.path.isdir(path) or not os.path.isdir(existing) or not os.access(existing, os.W_OK):
+        raise AgentError(f"cannot write the report to {path}: pass a file path under a writable directory")
 
 
 def _run(args, duration, mix, progress):

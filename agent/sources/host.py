@@ -41,12 +41,11 @@ class HostSettings:
 
 def settings_from_config(config):
     """Build HostSettings from an AgentConfig; fields the config lacks stay unset."""
-    # NOTE: agent.yaml has no device.email or device.app_unit key yet, so both stay None.
     device = config.device
     return HostSettings(
         geofences=tuple(config.geofences),
-        email=getattr(device, "email", None),
-        app_unit=getattr(device, "app_unit", None),
+        email=device.email,
+        app_unit=device.app_unit,
     )
 
 

@@ -73,7 +73,7 @@ EXPECTED = {
     "two_documents.yaml": ("6:1", "invalid YAML: but found another document"),
     "unknown_attribute.yaml": ("5:11", "unknown attribute 'timezon' (did you mean 'timezone'?)"),
     "unknown_attribute_interval.yaml": ("6:5", "unknown attribute 'battery' (did you mean 'battery_level'?)"),
-    "unknown_device_key.yaml": ("3:3", "unknown key 'sdk'; allowed here: platform, sdk_version, app_id, user_id, customer_id, device_id (did you mean 'sdk_version'?)"),
+    "unknown_device_key.yaml": ("3:3", "unknown key 'sdk'; allowed here: platform, sdk_version, app_id, user_id, customer_id, device_id, email, app_unit (did you mean 'sdk_version'?)"),
     "unknown_kind.yaml": ("5:3", "unknown key 'events'; allowed here: one_time, event, interval (did you mean 'event'?)"),
     "unknown_monitor_option.yaml": ("6:18", "unknown key 'interval'; allowed here: privacy, poll_interval (did you mean 'poll_interval'?)"),
     "unknown_platform.yaml": ("2:13", "unknown platform 'androd'; use one of android, ios, linux (did you mean 'android'?)"),

@@ -241,4 +241,4 @@ def test_missing_required_key_without_typo(write_config):
     with pytest.raises(ConfigError) as raised:
         load_config(write_config("device: {platform: linux, colour: blue}\nmonitors: {}\n"))
     messages = [problem.message for problem in raised.value.problems]
-    assert messages == ["device.app_id is missing", "unknown key 'colour'; allowed here: platform, sdk_version, app_id, user_id, customer_id, device_id"]
+    assert messages == ["device.app_id is missing", "unknown key 'colour'; allowed here: platform, sdk_version, app_id, user_id, customer_id, device_id, email, app_unit"]

@@ -110,7 +110,7 @@ def test_register_force_captures_again(open_agent, fake_root, tmp_path, capsys):
     agent = open_agent([one_time_monitor("ram")], source=source)
 
     assert main(["register", "--force", "--config", str(config_path)]) == 0
-    assert "Registered device device-1" in capsys.readouterr().out
+    assert "Queued a new registration of device device-1" in capsys.readouterr().out
     agent.reload(agent.config)
     agent.scheduler.run_pending()
 

@@ -89,7 +89,7 @@ def test_outbox_and_delivery(db, tmp_path):
 
     report = read_status(tmp_path / "agent.db", now=CAPTURED.timestamp() + 90)
 
-    assert report["outbox"] == {"depth": 1, "oldest_event_age_seconds": 90.0, "dead_letters": 0}
+    assert report["outbox"] == {"depth": 1, "oldest_event_age_seconds": 90.0, "dead_letters": 0, "coalesced": 0, "dropped": 0}
     assert report["delivery"]["last_delivery"] == "2026-12-04T12:00:00Z"
     assert report["delivery"]["last_error"] == FakeSender.last_error
     assert report["delivery"]["last_error_at"] == "2026-12-04T12:00:00Z"
