@@ -31,6 +31,7 @@ def run(args):
     from agent.statelock import lock_state_dir
 
     config = load(args)
+    _limit_malloc_arenas()
     # State and keys stay private to the agent's user even when it runs outside the service's UMask.
     os.umask(0o077)
     state_lock = lock_state_dir(config.state_dir)
@@ -44,6 +45,28 @@ def run(args):
     finally:
         agent.close()
         state_lock.close()
+
+
+# glibc's mallopt() parameter number for the arena limit (malloc.h).
+M_ARENA_MAX = -8
+
+
+def _limit_malloc_arenas():
+    """Cap glibc's malloc at two arenas before the agent starts its threads.
+
+    glibc gives each thread that allocates its own arena, so the agent's
+    threads kept memory in arenas they barely use: two arenas measured
+    0.9 MB less RSS with the example config (scripts/bench_footprint.py).
+    MALLOC_ARENA_MAX in the environment takes precedence.
+    """
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).mallopt(M_ARENA_MAX, 2)
+    except (OSError, AttributeError):
+        pass
 
 
 def _run_once(agent):
