@@ -25,6 +25,12 @@ def add_parser(subparsers):
 
 
 def run(args):
+    import signal
+
+    # SIGHUP's default action ends the process; until the service loop installs
+    # its reload handler, a reload request that comes in during start-up is dropped.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
     from agent.daemon import Agent
     from agent.logs import configure_logging
     from agent.sources.host import HostSource, settings_from_config
