@@ -450,7 +450,7 @@ class _Checker:
         url = self.optional_string(section, location, "url")
         if url is None:
             return None
-        problem = _url_problem(url)
+        problem = store_url_problem(url)
         if problem is not None:
             self.report(location + ("url",), problem)
             return None
@@ -601,7 +601,7 @@ class _Checker:
         return float(value)
 
 
-def _url_problem(url):
+def store_url_problem(url):
     """Return what is wrong with a store URL, or None; the message never repeats a password."""
     try:
         parts = urlsplit(url)

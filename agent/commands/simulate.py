@@ -58,6 +58,8 @@ def simulate(args):
         raise AgentError(f"--speed {args.speed!r} must be a number of simulated seconds per second above 0")
     if args.report:
         _check_writable(args.report)
+    if args.store != EMBEDDED:
+        _check_store(args.store)
 
     progress = _ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.no_progress else None
     summary = _run(args, duration, mix, progress)
@@ -70,6 +72,22 @@ def simulate(args):
         print(f"device-agent simulate: {problem}", file=sys.stderr)
         return 1
     return 0
+
+
+def _check_store(url):
+    """Fail in seconds, not after a whole run's delivery timeout, when the store URL is wrong or down."""
+    import httpx
+
+    from agent.config import store_url_problem
+    from agent.errors import AgentError
+
+    problem = store_url_problem(url)
+    if problem:
+        raise AgentError(f"--store: {problem}")
+    try:
+        httpx.get(f"{url.rstrip('/')}/healthz", timeout=5.0).raise_for_status()
+    except httpx.HTTPError as error:
+        raise AgentError(f"the profile store at {url} does not answer GET /healthz ({error}); start it or pass --store embedded") from None
 
 
 def _check_writable(path):

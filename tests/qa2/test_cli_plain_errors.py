@@ -107,3 +107,15 @@ def test_register_state_dir_is_file(tmp_path):
     result = agent_command("register", "--force", "--config", config)
 
     assert_plain_error(result)
+
+
+@pytest.mark.parametrize(("store", "message"), [
+    ("http://127.0.0.1:9", "does not answer GET /healthz"),
+    ("ftp://x", "must be an http:// or https:// URL"),
+])
+def test_simulate_rejects_unusable_store_before_run(store, message):
+    result = agent_command("simulate", "--no-progress", "--devices", "1", "--duration", "1m", "--store", store, timeout=60)
+
+    assert_plain_error(result)
+    assert message in result.stderr
+    assert "verification" not in result.stdout
