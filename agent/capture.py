@@ -1,8 +1,9 @@
 """Capture: turn one monitor's collector call into a sample, whatever happens.
 
-A collector that raises costs its own sample and nothing else. Expected
-failures become an unavailable value with a reason; a bug in a collector
-becomes an error sample, logged with the attribute name.
+A collector that raises costs its own sample and nothing else. A
+CollectorError becomes a sample with its status (unsupported,
+unavailable, denied) and reason. Any other exception is a bug in the
+collector and becomes an error sample, logged with the attribute name.
 """
 
 import hashlib

@@ -5,7 +5,7 @@ from pathlib import Path
 from agent.keys import embedded_store_key
 
 EMBEDDED_DB_NAME = "profile-store.db"
-# The embedded store holds one device, so a small page cache keeps the agent's memory flat.
+# The embedded store contains one device, so a small page cache keeps the agent's memory flat.
 EMBEDDED_CACHE_KIB = 256
 
 

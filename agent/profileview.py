@@ -1,4 +1,4 @@
-"""Fetch and print this device's app profile as the profile store holds it."""
+"""Fetch and print this device's app profile as the profile store returns it."""
 
 from pathlib import Path
 
@@ -51,7 +51,7 @@ def _get(url, key, app_id, device_id, store_config):
     if response.status_code == 404:
         raise StoreError(f"the profile store has no app profile for device {device_id} yet; the agent delivers it on its next run")
     if response.status_code != 200:
-        raise StoreError(f"profile store answered HTTP {response.status_code} for device {device_id}: {response.text[:200]}")
+        raise StoreError(f"profile store returned HTTP {response.status_code} for device {device_id}: {response.text[:200]}")
     return response.json()
 
 

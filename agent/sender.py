@@ -212,6 +212,7 @@ class Sender:
                     unregistered.add(event.device_id)
             else:
                 unknown.append(event)
+
         if acknowledged:
             self.outbox.acknowledge(acknowledged)
         rejected, resending, failure = self._register_lost_devices(rejected, unregistered, timeout)
@@ -219,6 +220,7 @@ class Sender:
             self._dead_letter(rejected)
         if acknowledged or rejected or resending:
             self.last_delivery = time.time()
+
         result = BatchResult(sent=len(batch), acknowledged=len(acknowledged), dead_lettered=len(rejected))
         if failure is not None:
             # The new registration did not go through for now: its events stay and the sender backs off.
@@ -252,9 +254,10 @@ class Sender:
     def _register_again(self, device_id, timeout=None):
         """Send a new registration for a device whose profile the store lost.
 
-        Return (outcome, detail): registered; deferred with (error, retry_after)
-        when the store is unreachable or answered a status worth retrying; or
-        refused, which dead-letters the device's rejected events.
+        Return (outcome, detail). The outcome is registered, or deferred with
+        detail (error, retry_after) when the store is unreachable or returned a
+        status worth retrying, or refused, which dead-letters the device's
+        rejected events.
         """
         # A device whose profile is missing again right after registering would loop, so its events are dead-lettered.
         last = self._registered_again.get(device_id)

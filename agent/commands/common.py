@@ -30,5 +30,5 @@ def host_root(text):
     import os
 
     if not os.path.isdir(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an existing directory; pass the directory that holds the host's etc, proc and sys")
+        raise argparse.ArgumentTypeError(f"{text!r} is not an existing directory; pass the directory that contains the host's etc, proc and sys")
     return text

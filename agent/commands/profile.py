@@ -1,11 +1,11 @@
-"""device-agent profile show: this device's app profile as the store holds it."""
+"""device-agent profile show: this device's app profile as the profile store returns it."""
 
 from agent.commands.common import add_config_arguments, load
 
 
 def add_parser(subparsers):
     profile = subparsers.add_parser("profile", help="this device's app profile").add_subparsers(metavar="COMMAND", required=True)
-    show = profile.add_parser("show", help="print this device's app profile as the store holds it")
+    show = profile.add_parser("show", help="print this device's app profile as the profile store returns it")
     add_config_arguments(show)
     show.add_argument("--json", action="store_true", help="print the profile as JSON")
     show.set_defaults(handler=show_profile)

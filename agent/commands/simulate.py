@@ -87,7 +87,7 @@ def _check_store(url):
     try:
         httpx.get(f"{url.rstrip('/')}/healthz", timeout=5.0).raise_for_status()
     except httpx.HTTPError as error:
-        raise AgentError(f"the profile store at {url} does not answer GET /healthz ({error}); start it or pass --store embedded") from None
+        raise AgentError(f"the profile store at {url} does not respond to GET /healthz ({error}); start it or pass --store embedded") from None
 
 
 def _check_writable(path):

@@ -30,7 +30,7 @@ class FleetOutbox(Outbox):
     """
 
     def __init__(self, db, clock, stats):
-        # The caps are sized for one device. A shard's outbox holds thousands of
+        # The caps are sized for one device. A shard's outbox contains thousands of
         # devices, so those caps would coalesce and drop events the store is
         # about to take; the simulator's pace bounds its backlog instead.
         super().__init__(db, max_events=FLEET_MAX_EVENTS, max_bytes=FLEET_MAX_BYTES)

@@ -164,7 +164,7 @@ class ProfileDatabase:
             connection = sqlite3.connect(
                 self.path, timeout=10, isolation_level=None, check_same_thread=False
             )
-            # An answer of "applied" lets the agent delete its copy, so the batch
+            # A result of "applied" lets the agent delete its copy, so the batch
             # must survive the store host losing power: FULL syncs each commit.
             connection.execute("PRAGMA synchronous = FULL")
             if self.cache_kib is not None:

@@ -98,7 +98,7 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
             return
         except sqlite3.OperationalError as error:
             # A full disk or a locked database passes; the client keeps its events and retries.
-            log.error("request %s %s failed on the database, answering 503: %s", self.command, shorten(self.path, 200), error)
+            log.error("request %s %s failed on the database, responding with 503: %s", self.command, shorten(self.path, 200), error)
             status = HTTPStatus.SERVICE_UNAVAILABLE
             payload = error_payload(status, f"the store cannot write its database ({error}); retry later")
             headers = (("Retry-After", str(RETRY_AFTER_UNAVAILABLE)),)

@@ -110,7 +110,7 @@ def test_register_state_dir_is_file(tmp_path):
 
 
 @pytest.mark.parametrize(("store", "message"), [
-    ("http://127.0.0.1:9", "does not answer GET /healthz"),
+    ("http://127.0.0.1:9", "does not respond to GET /healthz"),
     ("ftp://x", "must be an http:// or https:// URL"),
 ])
 def test_simulate_rejects_unusable_store_before_run(store, message):
